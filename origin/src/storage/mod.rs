@@ -1,0 +1,1 @@
+//! Object storage for the source and media buckets.
