@@ -235,7 +235,8 @@ pub fn decode_options_segment(raw: &str) -> Result<String, ImageError> {
 mod tests {
     use super::*;
 
-    #[test]
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
     fn options_canonical_order() {
         assert_eq!(ImageOptions::parse("w300_h200_q80").unwrap().canonical(), "w300_h200_q80");
         assert_eq!(ImageOptions::parse("q80_h200_w300").unwrap().canonical(), "w300_h200_q80");
@@ -244,7 +245,8 @@ mod tests {
         assert_eq!(ImageOptions::parse("w1_w2").unwrap().canonical(), "w2");
     }
 
-    #[test]
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
     fn options_rejected() {
         for text in ["x100", "w-1", "qabc", "q0", "q101", "w", "w+5", "w300__h2", "w99999", "_"] {
             assert!(ImageOptions::parse(text).is_err(), "{text:?} should be rejected");
@@ -254,7 +256,8 @@ mod tests {
         }
     }
 
-    #[test]
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
     fn format_aliases() {
         for text in ["webp", ".webp", "WEBP", "avif", "png", "gif", ".gif"] {
             assert!(text.parse::<ImageFormat>().is_ok(), "{text:?}");
@@ -266,7 +269,8 @@ mod tests {
         assert_eq!(ImageFormat::Avif.mime_type(), "image/avif");
     }
 
-    #[test]
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
     fn source_path_canonical() {
         let encoded = ImageSource::parse("uploads/My%20Image.png.webp").unwrap();
         let plain = ImageSource::parse("uploads/My Image.png.webp").unwrap();
@@ -276,7 +280,8 @@ mod tests {
         assert!(ImageSource::parse("uploads/demo").is_err());
     }
 
-    #[test]
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
     fn quality_defaults() {
         let options = ImageOptions::parse("w300").unwrap();
         assert_eq!(options.effective_quality(ImageFormat::Webp), 80);

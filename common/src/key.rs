@@ -165,7 +165,8 @@ fn validate_key(key: &str) -> Result<(), KeyError> {
 mod tests {
     use super::*;
 
-    #[test]
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
     fn escape_matches_go_path_escape() {
         assert_eq!(
             escape_path_segment("videos/mo/movie-2026-04-01/cover.jpg"),
@@ -175,7 +176,8 @@ mod tests {
         assert_eq!(escape_path_segment("é"), "%C3%A9");
     }
 
-    #[test]
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
     fn from_url_path_decodes_once() {
         let key = ObjectKey::from_url_path("/uploads%2FMy%20Image.png").unwrap();
         assert_eq!(key.as_str(), "uploads/My Image.png");
@@ -183,19 +185,22 @@ mod tests {
         assert_eq!(literal.as_str(), "a/%2e%2e/b");
     }
 
-    #[test]
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
     fn plus_is_not_space() {
         assert_eq!(ObjectKey::from_url_path("a+b.jpg").unwrap().as_str(), "a+b.jpg");
     }
 
-    #[test]
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
     fn extension_is_lowercased() {
         let key = ObjectKey::parse("a.b/c.JPG").unwrap();
         assert_eq!(key.extension().as_deref(), Some("jpg"));
         assert_eq!(ObjectKey::parse("a.b/c").unwrap().extension(), None);
     }
 
-    #[test]
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
     fn too_long_error_is_truncated() {
         let key = "a".repeat(MAX_KEY_LEN + 1);
         let error = ObjectKey::parse(&key).unwrap_err();

@@ -201,13 +201,15 @@ fn printable(text: &str) -> String {
 mod tests {
     use super::*;
 
-    #[test]
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
     fn prefix_of_short_hash() {
         assert_eq!(MediaHash::parse("a").unwrap().prefix(), "a");
         assert_eq!(MediaHash::parse("movie-2026-04-01").unwrap().video_folder(), "videos/mo/movie-2026-04-01");
     }
 
-    #[test]
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
     fn hash_rules() {
         for good in ["a", "movie-2026-04-01", "A_b.c", &"f".repeat(64)] {
             assert!(MediaHash::parse(good).is_ok(), "{good:?}");
@@ -217,7 +219,8 @@ mod tests {
         }
     }
 
-    #[test]
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
     fn stream_paths() {
         let object = resolve_stream_path("abcdef1234567890/master.m3u8").unwrap();
         assert_eq!(object.key.as_str(), "videos/ab/abcdef1234567890/master.m3u8");
@@ -229,7 +232,8 @@ mod tests {
         assert!(resolve_stream_path("abc/").is_err());
     }
 
-    #[test]
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
     fn image_variant_rejects_slash() {
         let hash = MediaHash::parse("ab12").unwrap();
         assert_eq!(hash.image_variant_key("thumb", ImageFormat::Webp).unwrap().as_str(), "images/ab/ab12/thumb.webp");

@@ -101,13 +101,15 @@ pub(crate) fn verify_hex_mac(secret: &Secret, message: &[u8], signature: &str) -
 mod tests {
     use super::*;
 
-    #[test]
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
     fn debug_is_redacted() {
         let secret = Secret::new("super-secret-value");
         assert_eq!(format!("{secret:?}"), "Secret(<18 bytes redacted>)");
     }
 
-    #[test]
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
     fn config_checks() {
         let long = "a".repeat(64);
         assert!(Secret::from_config("HMAC_SECRET", Some(&long), MIN_SIGNING_SECRET_LEN).is_ok());
@@ -124,7 +126,8 @@ mod tests {
         ));
     }
 
-    #[test]
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
     fn api_key_compare() {
         let secret = Secret::new("abc");
         assert!(secret.matches(b"abc"));

@@ -174,8 +174,10 @@ impl TokenKeys {
 
     /// Mints a Vylux two-part token, for backends that still expect that form.
     pub fn mint_two_part(&self, hash: &MediaHash, expires_at: u64) -> String {
-        let payload = serde_json::json!({ "hash": hash.as_str(), "exp": expires_at });
-        let payload_b64 = URL_SAFE_NO_PAD.encode(payload.to_string());
+        // Field order is fixed as Vylux writes it: `hash`, then `exp`.
+        let hash_json = serde_json::Value::String(hash.as_str().to_owned()).to_string();
+        let payload = format!("{{\"hash\":{hash_json},\"exp\":{expires_at}}}");
+        let payload_b64 = URL_SAFE_NO_PAD.encode(payload);
         let mut mac = self.keys[0].secret.mac();
         mac.update(payload_b64.as_bytes());
         let mac_b64 = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());

@@ -270,7 +270,8 @@ fn write_canonical_json(value: &Value, out: &mut String) {
 mod tests {
     use super::*;
 
-    #[test]
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
     fn canonical_json_sorts_and_prints_go_floats() {
         let value = serde_json::json!({"b": 2.0, "a": {"d": 3.5, "c": [1, true, null]}});
         let mut text = String::new();
@@ -278,7 +279,8 @@ mod tests {
         assert_eq!(text, r#"{"a":{"c":[1,true,null],"d":3.5},"b":2}"#);
     }
 
-    #[test]
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
     fn job_type_round_trip() {
         for job_type in JobType::ALL {
             assert_eq!(job_type.as_str().parse::<JobType>().unwrap(), job_type);
@@ -286,14 +288,16 @@ mod tests {
         assert_eq!("video:bogus".parse::<JobType>().unwrap_err(), "unsupported job type: \"video:bogus\"");
     }
 
-    #[test]
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
     fn full_options_drop_empty_stages() {
         let value = serde_json::json!({"cover": {}, "preview": {}, "transcode": {"encrypt": false}});
         let options = JobOptions::from_json(JobType::VideoFull, Some(&value)).unwrap();
         assert_eq!(options.to_json(), serde_json::json!({}));
     }
 
-    #[test]
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
     fn full_options_reject_flat_form() {
         let value = serde_json::json!({"timestamp_sec": 1});
         assert!(JobOptions::from_json(JobType::VideoFull, Some(&value)).is_err());
