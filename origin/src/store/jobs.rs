@@ -116,7 +116,7 @@ impl JobStore {
 
     /// Returns the active job with this fingerprint, if any, without creating one.
     ///
-    /// The API uses it to answer an idempotent request before any source preflight.
+    /// The API uses it to respond to a repeated request before it runs any source preflight.
     pub async fn find_active(&self, fingerprint: &str) -> Result<Option<JobRecord>, StoreError> {
         let mut connection = self.pool.acquire().await?;
         find_active_in(&mut connection, fingerprint).await
@@ -144,13 +144,12 @@ impl JobStore {
     pub async fn delete_by_hash(&self, hash: &MediaHash) -> Result<DeletedMedia, StoreError> {
         let mut transaction = self.begin_write().await?;
 
-        let webhook_deliveries = sqlx::query(
-            "DELETE FROM webhook_deliveries WHERE job_id IN (SELECT id FROM jobs WHERE hash = $1)",
-        )
-        .bind(hash.as_str())
-        .execute(&mut *transaction)
-        .await?
-        .rows_affected();
+        let webhook_deliveries =
+            sqlx::query("DELETE FROM webhook_deliveries WHERE job_id IN (SELECT id FROM jobs WHERE hash = $1)")
+                .bind(hash.as_str())
+                .execute(&mut *transaction)
+                .await?
+                .rows_affected();
         let content_keys = sqlx::query("DELETE FROM content_keys WHERE hash = $1")
             .bind(hash.as_str())
             .execute(&mut *transaction)
@@ -170,9 +169,8 @@ impl JobStore {
     pub async fn queue_counts(&self) -> Result<QueueCounts, StoreError> {
         let mut counts = QueueCounts::default();
 
-        let rows = sqlx::query("SELECT status, COUNT(*) AS count FROM jobs GROUP BY status")
-            .fetch_all(&self.pool)
-            .await?;
+        let rows =
+            sqlx::query("SELECT status, COUNT(*) AS count FROM jobs GROUP BY status").fetch_all(&self.pool).await?;
         for row in rows {
             let status: String = row.try_get("status")?;
             let count = count_column(&row)?;

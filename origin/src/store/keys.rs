@@ -1,7 +1,7 @@
 //! Wrapped content keys, one per media hash.
 //!
 //! The caller wraps and unwraps keys (AES-GCM under the key-encryption key); the store keeps the
-//! wrapped bytes, the nonce and the KEK version only, and never sees a plaintext key.
+//! wrapped bytes, the nonce and the KEK version only, and never receives a plaintext key.
 
 use std::fmt;
 

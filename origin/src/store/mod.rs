@@ -1,6 +1,6 @@
 //! Durable job store and queue: jobs, worker leases, the webhook outbox and wrapped content keys.
 //!
-//! - [`JobStore`]: the handle (cheap to clone, it holds the connection pool).
+//! - [`JobStore`]: the handle, cheap to clone because clones share one connection pool.
 //! - [`record`]: [`JobRecord`], a stored job, and its API and webhook forms.
 //! - jobs: creating and reusing jobs by fingerprint, lookups, deletion by hash, queue counts.
 //! - queue: claiming jobs with leases, progress, completion, failure with retries, release.
@@ -15,6 +15,7 @@
 //! whose worker stops renewing its lease becomes claimable again once the lease expires. Every
 //! final outcome of a job with a callback URL enqueues one webhook delivery in the same transaction.
 
+mod clock;
 mod error;
 mod jobs;
 pub mod keys;
@@ -22,7 +23,6 @@ pub mod outbox;
 mod queue;
 pub mod record;
 mod schema;
-mod clock;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -132,10 +132,8 @@ impl JobStore {
 
         create_parent_dir(options.get_filename())?;
 
-        let pool = SqlitePoolOptions::new()
-            .max_connections(config.max_connections.max(1))
-            .connect_with(options)
-            .await?;
+        let pool =
+            SqlitePoolOptions::new().max_connections(config.max_connections.max(1)).connect_with(options).await?;
         schema::migrate(&pool).await?;
         Ok(Self { pool, config })
     }

@@ -1,7 +1,7 @@
 //! The webhook outbox: deliveries written with a job's final outcome and sent later.
 //!
-//! Delivery is at least once. A sender claims a delivery under a lease; if the sender dies before
-//! it reports the outcome, the lease expires and the delivery is claimed and sent again. The
+//! Delivery is at least once. A sender claims a delivery under a lease. If the sender dies before
+//! it reports the outcome, the lease expires, and the delivery is claimed and sent again. The
 //! retry policy (attempts, delays, timeouts) belongs to the sender, which sees the attempt count.
 
 use std::fmt;
@@ -72,7 +72,12 @@ impl JobStore {
 
     /// Records a failed attempt and schedules the next one at `next_attempt_at`. The job's callback
     /// status stays `pending`.
-    pub async fn webhook_retry(&self, id: &str, error: &str, next_attempt_at: OffsetDateTime) -> Result<(), StoreError> {
+    pub async fn webhook_retry(
+        &self,
+        id: &str,
+        error: &str,
+        next_attempt_at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
         let updated = sqlx::query(
             "UPDATE webhook_deliveries SET last_error = $2, next_attempt_at = $3, lease_expires_at = NULL, \
                  updated_at = $4 \

@@ -1,9 +1,9 @@
 //! The job queue: claiming jobs under a lease, progress, completion, failure with retries and
 //! release.
 //!
-//! Worker ids must be unique per process run (for example the host name plus a random UUID): a
-//! worker holds a lease by its id, so a restarted worker that reused an id would be taken for the
-//! holder of its predecessor's leases.
+//! Worker ids must be unique per process run, for example the host name plus a random UUID. A lease
+//! belongs to a worker id, so a restarted worker that reused an id would count as the holder of its
+//! predecessor's leases.
 
 use std::time::Duration;
 
@@ -43,7 +43,7 @@ impl JobStore {
     ///
     /// Claimable means queued with `next_attempt_at` reached, or processing under an expired lease
     /// (its worker died) with attempts left. The job becomes `processing` under a lease of
-    /// `worker_id` that expires after `lease`; its attempt count goes up by one, its progress
+    /// `worker_id` that expires after `lease`. Its attempt count goes up by one, its progress
     /// returns to 0 and its error is cleared. Before claiming, jobs whose lease expired during
     /// their final attempt are failed for good, with a webhook when they have a callback URL.
     pub async fn claim_next_of_types(
@@ -69,10 +69,7 @@ impl JobStore {
         fail_expired_final_attempts(&mut transaction, now).await?;
 
         // Pick the candidate first, so that the previous lease owner of a reclaimed job can be logged.
-        let mut select = format!(
-            "SELECT id, status, lease_owner FROM jobs WHERE {}",
-            claimable_condition("$1")
-        );
+        let mut select = format!("SELECT id, status, lease_owner FROM jobs WHERE {}", claimable_condition("$1"));
         if let Some(job_types) = job_types {
             let placeholders: Vec<String> = (0..job_types.len()).map(|index| format!("${}", index + 2)).collect();
             select.push_str(&format!(" AND type IN ({})", placeholders.join(", ")));
@@ -85,6 +82,8 @@ impl JobStore {
             query = query.bind(job_type.as_str());
         }
         let Some(candidate) = query.fetch_optional(&mut *transaction).await? else {
+            // Commit anyway, to keep the jobs that failed above.
+            transaction.commit().await?;
             return Ok(None);
         };
         let id: String = candidate.try_get("id")?;
@@ -105,6 +104,7 @@ impl JobStore {
             .fetch_optional(&mut *transaction)
             .await?;
         let Some(row) = row else {
+            transaction.commit().await?;
             return Ok(None);
         };
         let job = JobRecord::from_row(&row)?;
@@ -123,21 +123,11 @@ impl JobStore {
     }
 
     /// Extends the lease of a job this worker holds to `lease` from now and returns the new expiry.
-    pub async fn renew_lease(
-        &self,
-        id: &str,
-        worker_id: &str,
-        lease: Duration,
-    ) -> Result<OffsetDateTime, StoreError> {
+    pub async fn renew_lease(&self, id: &str, worker_id: &str, lease: Duration) -> Result<OffsetDateTime, StoreError> {
         let expires_at = after(now_millis(), lease);
         let query = format!("UPDATE jobs SET lease_expires_at = $3 WHERE {HELD_BY_WORKER}");
-        let updated = sqlx::query(&query)
-            .bind(id)
-            .bind(worker_id)
-            .bind(expires_at)
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
+        let updated =
+            sqlx::query(&query).bind(id).bind(worker_id).bind(expires_at).execute(&self.pool).await?.rows_affected();
         if updated == 0 {
             let mut connection = self.pool.acquire().await?;
             return Err(lease_error(&mut connection, id, worker_id).await);

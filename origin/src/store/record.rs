@@ -5,9 +5,7 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::Row;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
-use vylux_common::jobs::{
-    CallbackStatus, JobOptions, JobSpec, JobStatus, JobStatusResponse, JobType, WebhookPayload,
-};
+use vylux_common::jobs::{CallbackStatus, JobOptions, JobSpec, JobStatus, JobStatusResponse, JobType, WebhookPayload};
 use vylux_common::{MediaHash, ObjectKey};
 
 use super::clock::from_millis;
@@ -101,18 +99,13 @@ impl JobRecord {
     /// Decodes a row selected with [`JOB_COLUMNS`].
     pub(crate) fn from_row(row: &SqliteRow) -> Result<Self, StoreError> {
         let id: String = row.try_get("id")?;
-        let invalid = |column: &'static str, message: String| StoreError::InvalidRow {
-            id: id.clone(),
-            column,
-            message,
-        };
+        let invalid =
+            |column: &'static str, message: String| StoreError::InvalidRow { id: id.clone(), column, message };
 
-        let job_type: JobType = row
-            .try_get::<String, _>("type")?
-            .parse()
-            .map_err(|message| invalid("type", message))?;
-        let hash = MediaHash::parse(&row.try_get::<String, _>("hash")?)
-            .map_err(|error| invalid("hash", error.to_string()))?;
+        let job_type: JobType =
+            row.try_get::<String, _>("type")?.parse().map_err(|message| invalid("type", message))?;
+        let hash =
+            MediaHash::parse(&row.try_get::<String, _>("hash")?).map_err(|error| invalid("hash", error.to_string()))?;
         let source = ObjectKey::parse(&row.try_get::<String, _>("source")?)
             .map_err(|error| invalid("source", error.to_string()))?;
         let options_text: String = row.try_get("options")?;
@@ -120,10 +113,8 @@ impl JobRecord {
             serde_json::from_str(&options_text).map_err(|error| invalid("options", error.to_string()))?;
         let options =
             JobOptions::from_json(job_type, Some(&options_value)).map_err(|message| invalid("options", message))?;
-        let status: JobStatus = row
-            .try_get::<String, _>("status")?
-            .parse()
-            .map_err(|message| invalid("status", message))?;
+        let status: JobStatus =
+            row.try_get::<String, _>("status")?.parse().map_err(|message| invalid("status", message))?;
         let callback_status: CallbackStatus = row
             .try_get::<String, _>("callback_status")?
             .parse()

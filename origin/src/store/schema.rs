@@ -11,8 +11,7 @@ use sqlx::SqlitePool;
 use super::StoreError;
 
 /// Migrations in order: (version, description, SQL).
-const MIGRATIONS: &[(i64, &str, &str)] =
-    &[(1, "job store", include_str!("../../migrations/0001_job_store.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "job store", include_str!("../../migrations/0001_job_store.sql"))];
 
 /// Migration source backed by the SQL files compiled into the binary, so a deployed binary needs
 /// no migrations folder next to it.
