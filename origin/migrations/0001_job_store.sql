@@ -2,6 +2,7 @@
 --
 -- Portable between SQLite and PostgreSQL except one type: BLOB is BYTEA in PostgreSQL.
 -- Timestamps are BIGINT Unix milliseconds in UTC. JSON columns are TEXT (JSONB would suit PostgreSQL).
+-- Every integer column is BIGINT, so the store decodes integers as i64 on both backends.
 
 CREATE TABLE jobs (
     id TEXT PRIMARY KEY,
@@ -12,15 +13,15 @@ CREATE TABLE jobs (
     request_fingerprint TEXT NOT NULL,
     status TEXT NOT NULL DEFAULT 'queued'
         CHECK (status IN ('queued', 'processing', 'completed', 'failed', 'cancelled')),
-    progress INTEGER NOT NULL DEFAULT 0 CHECK (progress BETWEEN 0 AND 100),
+    progress BIGINT NOT NULL DEFAULT 0 CHECK (progress BETWEEN 0 AND 100),
     callback_url TEXT,
     callback_status TEXT NOT NULL DEFAULT 'pending'
         CHECK (callback_status IN ('pending', 'sent', 'callback_failed')),
     retry_of_job_id TEXT REFERENCES jobs (id) ON DELETE SET NULL,
     error TEXT,
     results TEXT,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    max_attempts INTEGER NOT NULL,
+    attempts BIGINT NOT NULL DEFAULT 0,
+    max_attempts BIGINT NOT NULL,
     next_attempt_at BIGINT NOT NULL,
     lease_owner TEXT,
     lease_expires_at BIGINT,
@@ -43,7 +44,7 @@ CREATE TABLE webhook_deliveries (
     url TEXT NOT NULL,
     body BLOB NOT NULL,
     status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'sent', 'failed')),
-    attempts INTEGER NOT NULL DEFAULT 0,
+    attempts BIGINT NOT NULL DEFAULT 0,
     next_attempt_at BIGINT NOT NULL,
     lease_expires_at BIGINT,
     last_error TEXT,

@@ -500,6 +500,7 @@ async fn completion_enqueues_exact_webhook_body() {
     assert_eq!(delivery.job_id, job.id);
     assert_eq!(delivery.url, "http://127.0.0.1:9/hook");
     assert_eq!(delivery.attempts, 1);
+    assert_eq!(store.claim_webhook(LONG_LEASE).await.unwrap(), None, "a leased delivery is not handed out twice");
     assert_eq!(completed.progress, 100);
     assert_eq!(completed.error, None);
     assert_eq!(completed.callback_status, CallbackStatus::Pending);
@@ -539,7 +540,6 @@ async fn webhook_outbox_survives_restart() {
 
     // A sender claims the delivery and dies before it reports back.
     let first = store.claim_webhook(SHORT_LEASE).await.unwrap().unwrap();
-    assert_eq!(store.claim_webhook(LONG_LEASE).await.unwrap(), None, "a leased delivery is not handed out twice");
     store.close().await;
 
     let store = open(&dir).await;
