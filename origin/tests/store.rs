@@ -705,3 +705,35 @@ async fn queue_counts_by_status() {
     assert_eq!(counts.webhooks_pending, 0);
     assert_eq!(store.get(&processing.id).await.unwrap().unwrap().status, JobStatus::Processing);
 }
+
+// Compile-time checks.
+
+fn assert_send<T: Send>(_: T) {}
+
+/// Fails to compile if a store future cannot cross threads, which axum handlers and spawned
+/// workers require. It is never called.
+#[allow(dead_code)]
+fn store_futures_are_send(store: JobStore, spec: JobSpec, results: Value) {
+    let movie = hash("movie-1");
+    assert_send(store.create_or_reuse(&spec, None));
+    assert_send(store.find_active("fingerprint"));
+    assert_send(store.get("id"));
+    assert_send(store.list_by_hash(&movie));
+    assert_send(store.delete_by_hash(&movie));
+    assert_send(store.queue_counts());
+    assert_send(store.claim_next("worker", LONG_LEASE));
+    assert_send(store.claim_next_of_types("worker", LONG_LEASE, &[JobType::VideoCover]));
+    assert_send(store.renew_lease("id", "worker", LONG_LEASE));
+    assert_send(store.set_progress("id", "worker", 1));
+    assert_send(store.complete("id", "worker", &results));
+    assert_send(store.fail("id", "worker", "error", None, true));
+    assert_send(store.release("id", "worker"));
+    assert_send(store.claim_webhook(LONG_LEASE));
+    assert_send(store.webhook_sent("id"));
+    assert_send(store.webhook_retry("id", "error", time::OffsetDateTime::now_utc()));
+    assert_send(store.webhook_failed("id", "error"));
+    assert_send(store.put_key(&movie, &[], &[], "v1"));
+    assert_send(store.get_key(&movie));
+    assert_send(store.delete_key(&movie));
+    assert_send(store.ping());
+}
