@@ -35,6 +35,8 @@ enum Command {
     Token(TokenCommand),
     /// Print fresh random values for every secret variable, in .env form.
     Keygen,
+    /// Run the origin server and job workers, configured by environment variables (see README).
+    Serve,
 }
 
 #[derive(Debug, Args)]
@@ -112,7 +114,23 @@ fn run(cli: Cli) -> Result<ExitCode> {
             print!("{}", keygen()?);
             Ok(ExitCode::SUCCESS)
         }
+        Command::Serve => serve(),
     }
+}
+
+/// Loads the configuration, printing one line per problem, and runs the server until a signal.
+fn serve() -> Result<ExitCode> {
+    let config = match crate::config::Config::from_env() {
+        Ok(config) => config,
+        Err(errors) => {
+            eprint!("{errors}");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    crate::app::init_logging(&config.log_level);
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(crate::app::serve(config))?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn sign(command: SignCommand) -> Result<ExitCode> {

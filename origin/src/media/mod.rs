@@ -1,1 +1,18 @@
-//! GStreamer media pipelines.
+//! GStreamer media pipelines. Every function works on local files and blocks until it is done, so
+//! async callers run them through `tokio::task::spawn_blocking`.
+//!
+//! - [`setup`]: GStreamer initialisation ([`init`]) and the element check ([`missing_elements`]).
+//! - [`probe`]: source inspection ([`probe()`]).
+//! - [`cover`]: the cover frame as a JPEG ([`extract_cover`]).
+//! - [`error`]: [`MediaError`] and its [`ErrorCode`]s.
+
+pub mod cover;
+pub mod error;
+mod pipeline;
+pub mod probe;
+pub mod setup;
+
+pub use cover::{extract_cover, ImageOutput};
+pub use error::{ErrorCode, MediaError};
+pub use probe::{probe, Orientation, ProbeInfo};
+pub use setup::{init, missing_elements};
