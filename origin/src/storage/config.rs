@@ -169,7 +169,13 @@ fn role_config(
     if errors.len() != errors_before {
         return None;
     }
-    Some(StorageConfig::S3 { endpoint: endpoint?, region, bucket: bucket?, access_key: access_key?, secret_key: secret_key? })
+    Some(StorageConfig::S3 {
+        endpoint: endpoint?,
+        region,
+        bucket: bucket?,
+        access_key: access_key?,
+        secret_key: secret_key?,
+    })
 }
 
 /// Checks an endpoint: an absolute `http` or `https` URL with a host and without credentials,

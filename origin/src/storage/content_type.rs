@@ -47,10 +47,7 @@ const TYPES: &[(&str, &str)] = &[
 
 /// Returns the content type for an extension, compared without regard to case.
 pub fn from_extension(extension: &str) -> Option<&'static str> {
-    TYPES
-        .iter()
-        .find(|(known, _)| known.eq_ignore_ascii_case(extension))
-        .map(|(_, content_type)| *content_type)
+    TYPES.iter().find(|(known, _)| known.eq_ignore_ascii_case(extension)).map(|(_, content_type)| *content_type)
 }
 
 /// Returns the content type for a key's extension, such as `video/iso.segment` for `seg_1.m4s`.

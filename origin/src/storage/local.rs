@@ -24,7 +24,7 @@ use vylux_common::ObjectKey;
 
 use super::{content_type, ByteRange, Driver, ObjectBody, ObjectMeta, ObjectStore, StorageError};
 
-/// Folder below the root that holds files being written.
+/// Folder below the root that contains files being written.
 pub const TEMP_FOLDER: &str = ".vylux-tmp";
 
 /// Age after which a leftover temporary file (from a crash mid-write) is removed by [`LocalStore::open`].
@@ -72,7 +72,10 @@ impl LocalStore {
         for (index, segment) in key.split('/').enumerate() {
             check_segment(key, segment)?;
             if index == 0 && segment == TEMP_FOLDER {
-                return Err(StorageError::invalid_key(key, format!("the folder {TEMP_FOLDER} is reserved for writes in progress")));
+                return Err(StorageError::invalid_key(
+                    key,
+                    format!("the folder {TEMP_FOLDER} is reserved for writes in progress"),
+                ));
             }
             path.push(segment);
         }
@@ -150,8 +153,10 @@ impl ObjectStore for LocalStore {
     async fn put_bytes(&self, key: &ObjectKey, bytes: Bytes, _content_type: Option<&str>) -> Result<(), StorageError> {
         let target = self.path_for(key)?;
         let key = key.clone();
-        self.blocking("put", key.to_string(), move |paths| write_atomically(paths, &key, &target, |temp| temp.write_all(&bytes)))
-            .await
+        self.blocking("put", key.to_string(), move |paths| {
+            write_atomically(paths, &key, &target, |temp| temp.write_all(&bytes))
+        })
+        .await
     }
 
     async fn download_to_file(&self, key: &ObjectKey, path: &Path) -> Result<u64, StorageError> {
@@ -168,7 +173,11 @@ impl ObjectStore for LocalStore {
             let copied = File::create(&destination).and_then(|mut output| io::copy(&mut input, &mut output));
             copied.map_err(|error| {
                 let _ = fs::remove_file(&destination);
-                StorageError::unavailable("download", key.as_str(), format!("cannot write {}: {error}", destination.display()))
+                StorageError::unavailable(
+                    "download",
+                    key.as_str(),
+                    format!("cannot write {}: {error}", destination.display()),
+                )
             })
         })
         .await
@@ -183,15 +192,20 @@ impl ObjectStore for LocalStore {
     async fn delete(&self, key: &ObjectKey) -> Result<(), StorageError> {
         let path = self.path_for(key)?;
         let key = key.clone();
-        self.blocking("delete", key.to_string(), move |paths| remove_object(paths, &path).map(|_| ()).map_err(|error| {
-            StorageError::unavailable("delete", key.as_str(), error.to_string())
-        }))
+        self.blocking("delete", key.to_string(), move |paths| {
+            remove_object(paths, &path)
+                .map(|_| ())
+                .map_err(|error| StorageError::unavailable("delete", key.as_str(), error.to_string()))
+        })
         .await
     }
 
     async fn delete_prefix(&self, prefix: &str) -> Result<u64, StorageError> {
         if prefix.is_empty() {
-            return Err(StorageError::invalid_key(prefix, "refusing to delete a whole bucket with an empty prefix"));
+            return Err(StorageError::invalid_key(
+                prefix,
+                "an empty prefix would delete the whole bucket: pass a prefix such as videos/ab/abc/",
+            ));
         }
         let start = self.list_start(prefix)?;
         let prefix = prefix.to_owned();
@@ -202,7 +216,9 @@ impl ObjectStore for LocalStore {
                 match remove_object(paths, &path) {
                     Ok(true) => deleted += 1,
                     Ok(false) => {}
-                    Err(error) => return Err(StorageError::unavailable("delete_prefix", key.as_str(), error.to_string())),
+                    Err(error) => {
+                        return Err(StorageError::unavailable("delete_prefix", key.as_str(), error.to_string()))
+                    }
                 }
             }
             Ok(deleted)
@@ -215,7 +231,11 @@ impl ObjectStore for LocalStore {
         self.blocking("check", root.clone(), move |paths| {
             let probe = tempfile::Builder::new().prefix("check-").tempfile_in(&paths.temp);
             probe.map(drop).map_err(|error| {
-                StorageError::unavailable("check", root, format!("cannot create a file in {}: {error}", paths.temp.display()))
+                StorageError::unavailable(
+                    "check",
+                    root,
+                    format!("cannot create a file in {}: {error}", paths.temp.display()),
+                )
             })
         })
         .await
@@ -231,7 +251,10 @@ impl LocalStore {
             for (index, segment) in folders.split('/').enumerate() {
                 check_segment(prefix, segment)?;
                 if index == 0 && segment == TEMP_FOLDER {
-                    return Err(StorageError::invalid_key(prefix, format!("the folder {TEMP_FOLDER} is reserved for writes in progress")));
+                    return Err(StorageError::invalid_key(
+                        prefix,
+                        format!("the folder {TEMP_FOLDER} is reserved for writes in progress"),
+                    ));
                 }
                 start.push(segment);
             }
@@ -278,7 +301,9 @@ fn object_meta(key: &ObjectKey, metadata: &fs::Metadata) -> ObjectMeta {
 /// should be, means the object does not exist.
 fn read_error(operation: &'static str, key: &ObjectKey, error: io::Error) -> StorageError {
     match error.kind() {
-        ErrorKind::NotFound | ErrorKind::NotADirectory | ErrorKind::IsADirectory => StorageError::not_found(key.as_str()),
+        ErrorKind::NotFound | ErrorKind::NotADirectory | ErrorKind::IsADirectory => {
+            StorageError::not_found(key.as_str())
+        }
         _ => StorageError::unavailable(operation, key.as_str(), error.to_string()),
     }
 }
@@ -340,7 +365,9 @@ fn placement_error(key: &ObjectKey, error: io::Error) -> StorageError {
 fn remove_object(paths: &Paths, path: &Path) -> io::Result<bool> {
     match fs::remove_file(path) {
         Ok(()) => {}
-        Err(error) if matches!(error.kind(), ErrorKind::NotFound | ErrorKind::NotADirectory | ErrorKind::IsADirectory) => {
+        Err(error)
+            if matches!(error.kind(), ErrorKind::NotFound | ErrorKind::NotADirectory | ErrorKind::IsADirectory) =>
+        {
             return Ok(false);
         }
         Err(error) => return Err(error),
@@ -371,7 +398,9 @@ fn list_keys(paths: &Paths, start: &Path, prefix: &str) -> Result<Vec<ObjectKey>
         let entries = match fs::read_dir(&folder) {
             Ok(entries) => entries,
             Err(error) if matches!(error.kind(), ErrorKind::NotFound | ErrorKind::NotADirectory) => continue,
-            Err(error) => return Err(StorageError::unavailable("list", prefix, format!("{}: {error}", folder.display()))),
+            Err(error) => {
+                return Err(StorageError::unavailable("list", prefix, format!("{}: {error}", folder.display())))
+            }
         };
         for entry in entries {
             let entry = entry.map_err(|error| StorageError::unavailable("list", prefix, error.to_string()))?;

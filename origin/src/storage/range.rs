@@ -97,11 +97,8 @@ impl ContentRange {
         let rest = value.trim().strip_prefix("bytes ")?;
         let (span, complete) = rest.split_once('/')?;
         let (first, last) = span.split_once('-')?;
-        let range = Self {
-            first: parse_digits(first)?,
-            last: parse_digits(last)?,
-            complete_length: parse_digits(complete)?,
-        };
+        let range =
+            Self { first: parse_digits(first)?, last: parse_digits(last)?, complete_length: parse_digits(complete)? };
         (range.first <= range.last && range.last < range.complete_length).then_some(range)
     }
 }
