@@ -54,6 +54,7 @@ pub async fn serve(config: Config) -> Result<()> {
             wakeup: state.wakeup.clone(),
             shutdown: shutdown.clone(),
             shutdown_timeout: config.worker_shutdown_timeout,
+            lease: config.job_lease,
         };
         for slot in 0..config.worker_concurrency {
             tasks.spawn(worker::run_worker(context.clone(), worker::worker_id(slot)));

@@ -28,6 +28,10 @@ pub const DEFAULT_LARGE_FILE_THRESHOLD: u64 = 5 * 1024 * 1024 * 1024;
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default time workers get to finish their jobs at shutdown before the jobs are released.
 pub const DEFAULT_WORKER_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(600);
+/// Default job lease.
+pub const DEFAULT_JOB_LEASE: Duration = Duration::from_secs(60);
+/// Shortest job lease accepted; the lease is renewed every third of its length.
+pub const MIN_JOB_LEASE: Duration = Duration::from_secs(3);
 /// Largest JSON body the job API accepts, in bytes.
 pub const MAX_API_BODY_BYTES: usize = 64 * 1024;
 
@@ -74,6 +78,9 @@ pub struct Config {
     pub large_file_threshold: u64,
     pub shutdown_timeout: Duration,
     pub worker_shutdown_timeout: Duration,
+    /// How long a claimed job stays leased without renewal (`JOB_LEASE`, default 60 s). A job
+    /// whose worker died is taken up again this long after the worker's last renewal.
+    pub job_lease: Duration,
 }
 
 impl fmt::Debug for Config {
@@ -195,6 +202,10 @@ impl Config {
         let shutdown_timeout = parse_duration_or(&read, "SHUTDOWN_TIMEOUT", DEFAULT_SHUTDOWN_TIMEOUT, &mut errors);
         let worker_shutdown_timeout =
             parse_duration_or(&read, "WORKER_SHUTDOWN_TIMEOUT", DEFAULT_WORKER_SHUTDOWN_TIMEOUT, &mut errors);
+        let job_lease = parse_duration_or(&read, "JOB_LEASE", DEFAULT_JOB_LEASE, &mut errors);
+        if job_lease < MIN_JOB_LEASE {
+            errors.push(format!("JOB_LEASE must be at least {} s, got {job_lease:?}", MIN_JOB_LEASE.as_secs()));
+        }
 
         match (buckets, hmac_secret, api_key, webhook_secret, token_secret, keks) {
             (Some(buckets), Some(hmac_secret), Some(api_key), Some(webhook_secret), Some(token_secret), Some(keks))
@@ -218,6 +229,7 @@ impl Config {
                     large_file_threshold,
                     shutdown_timeout,
                     worker_shutdown_timeout,
+                    job_lease,
                 })
             }
             _ => Err(ConfigErrors(errors)),

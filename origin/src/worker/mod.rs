@@ -21,10 +21,6 @@ pub use runner::{JobFailure, JobRunner, MediaRunner, Progress};
 use crate::metrics::Metrics;
 use crate::store::{JobRecord, JobStore};
 
-/// How long a claimed job stays leased without renewal.
-pub const JOB_LEASE: Duration = Duration::from_secs(60);
-/// How often a running job's lease is renewed.
-const LEASE_RENEWAL_INTERVAL: Duration = Duration::from_secs(20);
 /// Longest wait between two polls of an empty queue.
 const IDLE_POLL_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -38,13 +34,15 @@ pub struct WorkerContext {
     pub wakeup: Arc<Notify>,
     pub shutdown: CancellationToken,
     pub shutdown_timeout: Duration,
+    /// Lease length; the lease is renewed every third of it.
+    pub lease: Duration,
 }
 
 /// Runs one worker until `context.shutdown` is cancelled.
 pub async fn run_worker(context: WorkerContext, worker_id: String) {
     tracing::info!(worker_id = %worker_id, "worker started");
     while !context.shutdown.is_cancelled() {
-        let job = match context.store.claim_next(&worker_id, JOB_LEASE).await {
+        let job = match context.store.claim_next(&worker_id, context.lease).await {
             Ok(Some(job)) => job,
             Ok(None) => {
                 tokio::select! {
@@ -72,7 +70,7 @@ async fn run_claimed(context: &WorkerContext, worker_id: &str, job: JobRecord) {
     let started = Instant::now();
 
     let (progress_sender, progress_receiver) = watch::channel(job.progress);
-    let keeper = tokio::spawn(keep_job(context.store.clone(), job_id.clone(), worker_id.to_owned(), progress_receiver));
+    let keeper = tokio::spawn(keep_job(context.store.clone(), job_id.clone(), worker_id.to_owned(), context.lease, progress_receiver));
 
     let run = context.runner.run(&job, Progress::new(progress_sender));
     tokio::pin!(run);
@@ -117,13 +115,13 @@ async fn run_claimed(context: &WorkerContext, worker_id: &str, job: JobRecord) {
 }
 
 /// Renews the lease of a running job and writes its progress, until aborted.
-async fn keep_job(store: JobStore, job_id: String, worker_id: String, mut progress: watch::Receiver<u8>) {
-    let mut renewal = tokio::time::interval(LEASE_RENEWAL_INTERVAL);
+async fn keep_job(store: JobStore, job_id: String, worker_id: String, lease: Duration, mut progress: watch::Receiver<u8>) {
+    let mut renewal = tokio::time::interval(lease / 3);
     renewal.tick().await;
     loop {
         tokio::select! {
             _ = renewal.tick() => {
-                if let Err(error) = store.renew_lease(&job_id, &worker_id, JOB_LEASE).await {
+                if let Err(error) = store.renew_lease(&job_id, &worker_id, lease).await {
                     tracing::warn!(job_id = %job_id, error = %error, "lease renewal failed");
                 }
             }
