@@ -59,8 +59,14 @@ fn frame_pipeline(src: &Path, info: &ProbeInfo) -> Result<(gst::Pipeline, gst_ap
     let convert = make("videoconvert")?;
     let flip = upright_flip(info.orientation)?;
     let scale = make("videoscale")?;
+    // The probed display size, not the decoder's pixel aspect ratio, decides the shape, so that
+    // covers, previews and renditions agree.
     let square = caps_filter(
-        gst::Caps::builder("video/x-raw").field("pixel-aspect-ratio", gst::Fraction::new(1, 1)).build(),
+        gst::Caps::builder("video/x-raw")
+            .field("width", info.width as i32)
+            .field("height", info.height as i32)
+            .field("pixel-aspect-ratio", gst::Fraction::new(1, 1))
+            .build(),
     )?;
     let appsink = gst_app::AppSink::builder().sync(false).max_buffers(2).build();
 
