@@ -37,6 +37,8 @@ enum Command {
     Keygen,
     /// Run the origin server and job workers, configured by environment variables (see README).
     Serve,
+    /// Run the example application backend that submits jobs and serves a player page.
+    DemoApp,
 }
 
 #[derive(Debug, Args)]
@@ -115,6 +117,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Serve => serve(),
+        Command::DemoApp => {
+            let config = crate::demo::DemoConfig::from_env()?;
+            crate::app::init_logging("info");
+            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            runtime.block_on(crate::demo::run(config))?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

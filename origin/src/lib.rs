@@ -9,11 +9,13 @@
 //! - [`storage`]: object storage for the source and media buckets (local folders or S3).
 //! - [`store`]: the durable job store, queue, webhook outbox and wrapped keys (SQLite).
 //! - [`keys`]: content keys and their wrapping with key-encryption keys.
+//! - [`demo`]: `vylux demo-app`, an example application backend that uses Vylux over HTTP.
 //! - [`metrics`], [`ratelimit`]: Prometheus metrics and in-process rate limits.
 
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod demo;
 pub mod keys;
 pub mod media;
 pub mod metrics;
