@@ -7,7 +7,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use vylux_common::jobs::CoverOptions;
+use vylux_common::jobs::{CoverOptions, PreviewSettings};
+use vylux_common::layout::PreviewFormat;
 use vylux_origin::media::{self, ErrorCode, Orientation};
 
 /// Returns the fixture path, or `None` after printing why the test is skipped.
@@ -146,4 +147,70 @@ fn cover_of_audio_file_fails_with_code() {
     let error = media::extract_cover(&path, &CoverOptions::default(), &out).unwrap_err();
     assert_eq!(error.code, ErrorCode::NoVideoStream);
     assert!(!out.exists(), "no cover file is written on failure");
+}
+
+/// Returns `(canvas width, canvas height, frame count)` of an animated WebP, read by `webpmux`.
+fn webp_animation_info(path: &Path) -> (u32, u32, u32) {
+    let output = Command::new("webpmux").arg("-info").arg(path).output().expect("webpmux runs");
+    assert!(output.status.success(), "webpmux failed on {}: {}", path.display(), String::from_utf8_lossy(&output.stderr));
+    let text = String::from_utf8(output.stdout).unwrap();
+    let canvas = text.lines().find_map(|line| line.strip_prefix("Canvas size: ")).expect("canvas size line");
+    let (width, height) = canvas.split_once(" x ").expect("W x H");
+    let frames = text
+        .lines()
+        .find_map(|line| line.strip_prefix("Number of frames: "))
+        .map(|count| count.trim().parse().unwrap())
+        .unwrap_or(1);
+    assert!(text.contains("animation"), "{} is not an animation: {text}", path.display());
+    (width.trim().parse().unwrap(), height.trim().parse().unwrap(), frames)
+}
+
+fn preview_settings(format: PreviewFormat, width: u32, start_sec: f64, duration_sec: f64) -> PreviewSettings {
+    PreviewSettings { start_sec, duration_sec, width, fps: 10, format }
+}
+
+#[test]
+fn preview_webp_of_rotated_video_is_upright() {
+    if !has_tool("webpmux") {
+        return;
+    }
+    // (file, width, expected height, start, duration, expected frames)
+    let cases = [
+        ("phone-ipad2-h264-aac-568x320-rot180.mov", 284, 160, 0.5, 2.0, 20),
+        ("phone-iphone12promax-hevc10-hlg-rot90.mp4", 240, 426, 2.0, 3.0, 3),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    for (name, width, height, start, duration, frames) in cases {
+        let Some(path) = fixture(name) else { continue };
+        let out = dir.path().join(format!("{name}.webp"));
+        let settings = preview_settings(PreviewFormat::Webp, width, start, duration);
+        let preview = media::make_preview(&path, &settings, &out).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!((preview.width, preview.height), (width, height), "{name} preview size");
+        assert_eq!(preview.frames, frames, "{name} frame count");
+        assert_eq!(webp_animation_info(&out), (width, height, frames), "{name} WebP file");
+    }
+}
+
+#[test]
+fn preview_gif_decodes_with_ffprobe() {
+    if !has_tool("ffprobe") {
+        return;
+    }
+    let Some(path) = fixture("h264-aac-640x360-25fps-5s.mp4") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("preview.gif");
+    let settings = preview_settings(PreviewFormat::Gif, 320, 1.0, 2.0);
+    let preview = media::make_preview(&path, &settings, &out).unwrap();
+    assert_eq!((preview.width, preview.height, preview.frames), (320, 180, 20));
+    assert_eq!(ffprobe_video(&out), ("gif".to_owned(), 320, 180, 20));
+}
+
+#[test]
+fn preview_of_image_fails_with_code() {
+    let Some(path) = fixture("exif-orientation-1-landscape.jpg") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("preview.webp");
+    let settings = preview_settings(PreviewFormat::Webp, 480, 0.0, 3.0);
+    let error = media::make_preview(&path, &settings, &out).unwrap_err();
+    assert_eq!(error.code, ErrorCode::StillImage);
 }
