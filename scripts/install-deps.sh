@@ -17,7 +17,7 @@ APT_PACKAGES=(
     pkg-config libssl-dev
     libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev gstreamer1.0-plugins-base gstreamer1.0-plugins-good
     gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-tools libwebp-dev
-    ffmpeg webp openssl python3-pip
+    ffmpeg webp openssl python3-pip chromium
 )
 missing=()
 for package in "${APT_PACKAGES[@]}"; do
@@ -46,6 +46,19 @@ if ! python3 -c 'import jwt' 2>/dev/null; then
     log "installing PyJWT"
     python3 -m pip install --quiet PyJWT 2>/dev/null \
         || python3 -m pip install --quiet --break-system-packages PyJWT
+fi
+
+# s3s-fs is the real S3 server the storage and end-to-end tests start; later releases need a newer rustc.
+if ! command -v s3s-fs >/dev/null 2>&1 && [ ! -x "$HOME/.cargo/bin/s3s-fs" ]; then
+    log "installing s3s-fs 0.14.1"
+    cargo install --quiet --locked s3s-fs@0.14.1 --features binary
+fi
+
+# npm packages: wrangler and binaryen for the edge, hls.js for the player page, playwright-core
+# for the browser tests. Reinstall when package-lock.json changed since the last install.
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+    log "installing npm packages"
+    npm ci --no-audit --no-fund --loglevel=error
 fi
 
 # The edge worker's toolchain (worker-build, wrangler, binaryen) has its own installer.
