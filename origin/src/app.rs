@@ -46,7 +46,13 @@ pub async fn serve(config: Config) -> Result<()> {
     let shutdown = CancellationToken::new();
     let mut tasks = tokio::task::JoinSet::new();
     if config.mode.runs_workers() {
-        let runner = MediaRunner { source, media, scratch_root: config.data_dir.join("tmp") };
+        let runner = MediaRunner {
+            source,
+            media,
+            store: store.clone(),
+            config: config.clone(),
+            scratch_root: config.data_dir.join("tmp"),
+        };
         let context = WorkerContext {
             store: store.clone(),
             runner: Arc::new(runner),

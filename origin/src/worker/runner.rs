@@ -11,12 +11,16 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde_json::Value;
 use tokio::sync::watch;
-use vylux_common::jobs::{CoverOptions, FileResult, JobOptions, JobType};
+use vylux_common::jobs::{
+    CoverOptions, FileResult, FullArtifacts, FullOptions, FullResult, FullStages, JobOptions, JobType, PreviewOptions,
+    RetryPlan, RetryStrategy, StageState, StageStatus, TranscodeOptions, TranscodeResult,
+};
 use vylux_common::ObjectKey;
 
+use crate::config::Config;
 use crate::media::MediaError;
 use crate::storage::{ObjectStore, StorageError};
-use crate::store::JobRecord;
+use crate::store::{JobRecord, JobStore};
 
 /// A failed job attempt: a stable code, a message naming the cause, whether another attempt could
 /// succeed, and any partial results.
@@ -92,6 +96,10 @@ pub trait JobRunner: Send + Sync {
 pub struct MediaRunner {
     pub source: Arc<dyn ObjectStore>,
     pub media: Arc<dyn ObjectStore>,
+    /// Stores the wrapped content keys of encrypted packages.
+    pub store: JobStore,
+    /// Supplies the key-encryption keys and the key URI.
+    pub config: Arc<Config>,
     /// Folder that holds one scratch directory per running job.
     pub scratch_root: PathBuf,
 }
@@ -100,16 +108,15 @@ pub struct MediaRunner {
 impl JobRunner for MediaRunner {
     async fn run(&self, job: &JobRecord, progress: Progress) -> Result<Value, JobFailure> {
         let scratch = self.scratch_dir()?;
-        let result = match (&job.options, job.job_type) {
-            (JobOptions::Cover(options), _) => self.cover_job(job, options, scratch.path(), &progress).await,
-            (_, JobType::ImageThumbnail) => Err(JobFailure::new(
+        let result = match &job.options {
+            JobOptions::Cover(options) => self.cover_job(job, options, scratch.path(), &progress).await,
+            JobOptions::Preview(options) => self.preview_job(job, options, scratch.path(), &progress).await,
+            JobOptions::Transcode(options) => self.transcode_job(job, options, scratch.path(), &progress).await,
+            JobOptions::Full(options) => self.full_job(job, options, scratch.path(), &progress).await,
+            // TODO: resize and encode image variants; until then thumbnail jobs fail with this code.
+            JobOptions::Thumbnail(_) => Err(JobFailure::new(
                 "unsupported_job_type",
                 "image:thumbnail jobs need an image pipeline, which this build does not have",
-                false,
-            )),
-            (_, other) => Err(JobFailure::new(
-                "pipeline_unavailable",
-                format!("{other} jobs are not available in this build"),
                 false,
             )),
         };
@@ -153,6 +160,168 @@ impl MediaRunner {
         Ok(serde_json::to_value(result).expect("results serialize"))
     }
 
+    async fn preview_job(
+        &self,
+        job: &JobRecord,
+        options: &PreviewOptions,
+        scratch: &Path,
+        progress: &Progress,
+    ) -> Result<Value, JobFailure> {
+        let source = self.download_source(job, scratch).await?;
+        progress.set(30);
+        let result = self.make_preview(job, options, &source, scratch).await?;
+        progress.set(100);
+        Ok(serde_json::to_value(result).expect("results serialize"))
+    }
+
+    async fn transcode_job(
+        &self,
+        job: &JobRecord,
+        options: &TranscodeOptions,
+        scratch: &Path,
+        progress: &Progress,
+    ) -> Result<Value, JobFailure> {
+        let source = self.download_source(job, scratch).await?;
+        progress.set(5);
+        let result = self.make_package(job, options, &source, scratch, progress, (10, 95)).await?;
+        progress.set(100);
+        Ok(serde_json::to_value(result).expect("results serialize"))
+    }
+
+    /// Runs `video:full`: one download, then cover and preview side by side, then the HLS package.
+    /// The results are the stage envelope, also on failure, so a retry can target failed stages.
+    async fn full_job(
+        &self,
+        job: &JobRecord,
+        options: &FullOptions,
+        scratch: &Path,
+        progress: &Progress,
+    ) -> Result<Value, JobFailure> {
+        let mut envelope = FullEnvelope::new();
+        let source = match self.download_source(job, scratch).await {
+            Ok(source) => source,
+            Err(failure) => {
+                envelope.fail("source", "download_failed", &failure);
+                for stage in ["cover", "preview", "transcode"] {
+                    envelope.skip(stage, "blocked_by_source_failure");
+                }
+                envelope.plan(RetryStrategy::RetryJob, vec![JobType::VideoFull], vec!["source"], "source download failed");
+                return Err(envelope.into_failure(failure.retryable));
+            }
+        };
+        envelope.ready("source");
+        progress.set(5);
+
+        let cover_options = options.cover.clone().unwrap_or_default();
+        let preview_options = options.preview.clone().unwrap_or_default();
+        let (cover, preview) = tokio::join!(
+            self.make_cover(job, &cover_options, &source, scratch),
+            self.make_preview(job, &preview_options, &source, scratch),
+        );
+        progress.set(25);
+        let mut retry_types = Vec::new();
+        let mut retryable = false;
+        match cover {
+            Ok(result) => {
+                envelope.ready("cover");
+                envelope.result.artifacts.cover = Some(result);
+            }
+            Err(failure) => {
+                envelope.fail("cover", stage_code(&failure, "extract_failed"), &failure);
+                retry_types.push(JobType::VideoCover);
+                retryable |= failure.retryable;
+            }
+        }
+        match preview {
+            Ok(result) => {
+                envelope.ready("preview");
+                envelope.result.artifacts.preview = Some(result);
+            }
+            Err(failure) => {
+                envelope.fail("preview", stage_code(&failure, "generate_failed"), &failure);
+                retry_types.push(JobType::VideoPreview);
+                retryable |= failure.retryable;
+            }
+        }
+        if !retry_types.is_empty() {
+            envelope.skip("transcode", "blocked_by_failed_dependencies");
+            retry_types.push(JobType::VideoTranscode);
+            envelope.plan(RetryStrategy::RetryTasks, retry_types, vec![], "cover/preview stage failed");
+            return Err(envelope.into_failure(retryable));
+        }
+
+        let transcode_options = options.transcode.clone().unwrap_or_default();
+        match self.make_package(job, &transcode_options, &source, scratch, progress, (30, 95)).await {
+            Ok(result) => {
+                envelope.ready("transcode");
+                envelope.result.artifacts.transcode = Some(result);
+            }
+            Err(failure) => {
+                envelope.fail("transcode", stage_code(&failure, "transcode_failed"), &failure);
+                let reason = if failure.code == "upload_failed" { "transcode upload failed" } else { "transcode stage failed" };
+                envelope.plan(RetryStrategy::RetryTasks, vec![JobType::VideoTranscode], vec![], reason);
+                return Err(envelope.into_failure(failure.retryable));
+            }
+        }
+        progress.set(100);
+        Ok(serde_json::to_value(envelope.result).expect("results serialize"))
+    }
+
+    /// Encodes and uploads the animated preview; shared by `video:preview` and `video:full`.
+    pub async fn make_preview(
+        &self,
+        job: &JobRecord,
+        options: &PreviewOptions,
+        source: &Path,
+        scratch: &Path,
+    ) -> Result<FileResult, JobFailure> {
+        let settings = options.settings();
+        let extension = settings.format.extension();
+        let output = scratch.join(format!("preview.{extension}"));
+        let (source, target) = (source.to_owned(), output.clone());
+        let preview = tokio::task::spawn_blocking(move || crate::media::make_preview(&source, &settings, &target))
+            .await
+            .map_err(|error| JobFailure::new("generate_failed", format!("the preview task panicked: {error}"), false))?
+            .map_err(JobFailure::from_media)?;
+        let key = job.hash.preview_key(settings.format);
+        self.media
+            .put_file(&key, &output, Some(settings.format.mime_type()))
+            .await
+            .map_err(|error| JobFailure::upload(&key, error))?;
+        Ok(FileResult { key: key.into_string(), format: extension.to_owned(), size: preview.size })
+    }
+
+    /// Packages the source as HLS, stores the wrapped content key when encrypting, uploads every
+    /// file and returns the transcode result. Progress moves across `range` while it runs.
+    async fn make_package(
+        &self,
+        job: &JobRecord,
+        options: &TranscodeOptions,
+        source: &Path,
+        scratch: &Path,
+        progress: &Progress,
+        range: (u8, u8),
+    ) -> Result<TranscodeResult, JobFailure> {
+        let hash = job.hash.clone();
+        let key_endpoint = self.config.key_uri(hash.as_str());
+        let encryption = if options.encrypt {
+            let key = crate::keys::ContentKeyBytes::generate().map_err(|error| {
+                JobFailure::new("encryption_setup_failed", format!("generating a content key failed: {error}"), true)
+            })?;
+            let wrapped = self.config.keks.wrap(hash.as_str(), &key).map_err(|error| {
+                JobFailure::new("encryption_setup_failed", format!("wrapping the content key failed: {error}"), true)
+            })?;
+            Some((key, wrapped))
+        } else {
+            None
+        };
+        progress.set(range.0);
+
+        // TODO: call the HLS packager once `media::transcode_hls` exists; until then HLS jobs fail.
+        let _ = (source, scratch, &key_endpoint, &encryption);
+        Err(JobFailure::new("pipeline_unavailable", "HLS packaging is not available in this build yet", false))
+    }
+
     /// Extracts and uploads the cover; shared by `video:cover` and `video:full`.
     pub async fn make_cover(
         &self,
@@ -170,5 +339,95 @@ impl MediaRunner {
         let key = job.hash.cover_key();
         self.media.put_file(&key, &output, Some("image/jpeg")).await.map_err(|error| JobFailure::upload(&key, error))?;
         Ok(FileResult { key: key.into_string(), format: "jpg".to_owned(), size: image.size })
+    }
+}
+
+/// Returns the stage error code for a failure: upload failures keep their code, and everything
+/// else gets the stage's own code.
+fn stage_code<'a>(failure: &'a JobFailure, stage_default: &'a str) -> &'a str {
+    if failure.code == "upload_failed" || failure.code == "encryption_setup_failed" {
+        &failure.code
+    } else {
+        stage_default
+    }
+}
+
+/// The `video:full` result envelope while the job runs.
+struct FullEnvelope {
+    result: FullResult,
+    failed: Vec<&'static str>,
+    first_failure: Option<String>,
+}
+
+impl FullEnvelope {
+    fn new() -> Self {
+        let pending = || StageState::with_status(StageStatus::Pending);
+        Self {
+            result: FullResult {
+                stages: FullStages { source: pending(), cover: pending(), preview: pending(), transcode: pending() },
+                artifacts: FullArtifacts::default(),
+                retry_plan: RetryPlan {
+                    allowed: false,
+                    strategy: RetryStrategy::None,
+                    job_types: Vec::new(),
+                    stages: Vec::new(),
+                    reason: None,
+                },
+            },
+            failed: Vec::new(),
+            first_failure: None,
+        }
+    }
+
+    fn stage(&mut self, name: &str) -> &mut StageState {
+        match name {
+            "source" => &mut self.result.stages.source,
+            "cover" => &mut self.result.stages.cover,
+            "preview" => &mut self.result.stages.preview,
+            _ => &mut self.result.stages.transcode,
+        }
+    }
+
+    fn ready(&mut self, name: &str) {
+        *self.stage(name) = StageState::with_status(StageStatus::Ready);
+    }
+
+    fn skip(&mut self, name: &str, reason: &str) {
+        let mut state = StageState::with_status(StageStatus::Skipped);
+        state.reason = Some(reason.to_owned());
+        *self.stage(name) = state;
+    }
+
+    fn fail(&mut self, name: &'static str, code: &str, failure: &JobFailure) {
+        let mut state = StageState::with_status(StageStatus::Failed);
+        state.error_code = Some(code.to_owned());
+        state.error = Some(failure.message.clone());
+        state.retryable = Some(true);
+        *self.stage(name) = state;
+        self.failed.push(name);
+        self.first_failure.get_or_insert_with(|| failure.to_string());
+    }
+
+    fn plan(&mut self, strategy: RetryStrategy, job_types: Vec<JobType>, stages: Vec<&str>, reason: &str) {
+        self.result.retry_plan = RetryPlan {
+            allowed: true,
+            strategy,
+            job_types,
+            stages: stages.into_iter().map(str::to_owned).collect(),
+            reason: Some(reason.to_owned()),
+        };
+    }
+
+    /// Ends the job as failed with the message `video:full failed: [<failed stages, sorted>]`.
+    fn into_failure(mut self, retryable: bool) -> JobFailure {
+        self.failed.sort_unstable();
+        let message = format!("[{}]", self.failed.join(", "));
+        let detail = self.first_failure.take().unwrap_or_default();
+        JobFailure {
+            code: "video:full failed".to_owned(),
+            message: format!("{message} ({detail})"),
+            retryable,
+            results: Some(serde_json::to_value(&self.result).expect("results serialize")),
+        }
     }
 }
