@@ -9,7 +9,7 @@ use std::process::Command;
 
 use vylux_common::jobs::{CoverOptions, PreviewSettings};
 use vylux_common::layout::PreviewFormat;
-use vylux_origin::media::{self, ErrorCode, Orientation};
+use vylux_origin::media::{self, ContentKey, ErrorCode, HlsPackage, Orientation, TranscodeConfig};
 
 /// Returns the fixture path, or `None` after printing why the test is skipped.
 fn fixture(name: &str) -> Option<PathBuf> {
@@ -213,4 +213,240 @@ fn preview_of_image_fails_with_code() {
     let settings = preview_settings(PreviewFormat::Webp, 480, 0.0, 3.0);
     let error = media::make_preview(&path, &settings, &out).unwrap_err();
     assert_eq!(error.code, ErrorCode::StillImage);
+}
+
+/// A fast configuration for tests: x264 `ultrafast` and 2 s segments, so that a 5 s fixture
+/// makes several segments.
+fn quick_config(encryption: Option<ContentKey>) -> TranscodeConfig {
+    TranscodeConfig {
+        encryption,
+        x264_preset: "ultrafast".to_owned(),
+        segment_duration: std::time::Duration::from_secs(2),
+        ..TranscodeConfig::default()
+    }
+}
+
+/// Returns the `(file name, duration in seconds)` entries of a media playlist.
+fn playlist_segments(path: &Path) -> Vec<(String, f64)> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut segments = Vec::new();
+    let mut lines = text.lines();
+    while let Some(line) = lines.next() {
+        if let Some(value) = line.strip_prefix("#EXTINF:") {
+            let duration: f64 = value.trim_end_matches(',').parse().unwrap();
+            segments.push((lines.next().unwrap().to_owned(), duration));
+        }
+    }
+    segments
+}
+
+/// Runs `ffmpeg -v error -i <input> -map 0 -f null -` and returns whether it succeeded and its
+/// error output.
+fn ffmpeg_decode(input: &str) -> (bool, String) {
+    let output = Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-i", input, "-map", "0", "-f", "null", "-"])
+        .output()
+        .expect("ffmpeg runs");
+    (output.status.success(), String::from_utf8_lossy(&output.stderr).into_owned())
+}
+
+/// Returns whether the first video frame of `init + segment` is a keyframe, as ffprobe reads it.
+fn segment_starts_with_keyframe(init: &[u8], segment: &[u8], scratch: &Path) -> bool {
+    let joined = scratch.join("joined.mp4");
+    std::fs::write(&joined, [init, segment].concat()).unwrap();
+    let output = Command::new("ffprobe")
+        .args(["-v", "error", "-select_streams", "v:0", "-show_entries", "frame=key_frame", "-of", "csv=p=0"])
+        .args(["-read_intervals", "%+#1"])
+        .arg(&joined)
+        .output()
+        .expect("ffprobe runs");
+    let text = String::from_utf8_lossy(&output.stdout);
+    text.lines().next().and_then(|line| line.split(',').next()) == Some("1")
+}
+
+fn check_layout(package: &HlsPackage, renditions: &[&str], audio: bool) {
+    let out = &package.out_dir;
+    assert!(out.join("master.m3u8").is_file());
+    for id in renditions {
+        assert!(out.join(format!("video/{id}/init.mp4")).is_file(), "{id} init");
+        assert!(out.join(format!("video/{id}/playlist.m3u8")).is_file(), "{id} playlist");
+        assert!(out.join(format!("video/{id}/seg_1.m4s")).is_file(), "{id} first segment");
+    }
+    assert_eq!(out.join("audio/und_aac_2ch/playlist.m3u8").is_file(), audio, "audio rendition");
+    let ids: Vec<&str> = package.video.iter().map(|track| track.id.as_str()).collect();
+    assert_eq!(ids, renditions);
+    for file in &package.files {
+        assert_eq!(std::fs::metadata(&file.path).unwrap().len(), file.size, "{}", file.relative_path);
+    }
+    assert_eq!(package.files.last().map(|file| file.relative_path.as_str()), Some("master.m3u8"));
+}
+
+#[test]
+fn transcode_clear_package_plays_end_to_end() {
+    if !has_tool("ffmpeg") || !has_tool("ffprobe") {
+        return;
+    }
+    let Some(path) = fixture("h264-aac-640x360-25fps-5s.mp4") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("package");
+    let reported = std::cell::RefCell::new(Vec::new());
+    let package = media::transcode_hls(&path, &out, &quick_config(None), &|percent| reported.borrow_mut().push(percent))
+        .unwrap();
+
+    check_layout(&package, &["r360_h264", "r240_h264"], true);
+    assert_eq!(reported.borrow().last(), Some(&100), "progress ends at 100");
+    assert!(reported.borrow().windows(2).all(|pair| pair[0] < pair[1]), "progress rises: {:?}", reported.borrow());
+
+    // Renditions are cut at the same times, every segment starts on a keyframe, and the
+    // durations add up to the source's 5.0 s of video within one frame (40 ms).
+    let reference = playlist_segments(&out.join("video/r360_h264/playlist.m3u8"));
+    assert!(reference.len() >= 3, "2 s segments of a 5 s clip: {reference:?}");
+    for track in &package.video {
+        let folder = out.join(format!("video/{}", track.id));
+        let segments = playlist_segments(&folder.join("playlist.m3u8"));
+        assert_eq!(segments, reference, "{} is not aligned with r360_h264", track.id);
+        let init = std::fs::read(folder.join("init.mp4")).unwrap();
+        for (name, _) in &segments {
+            let segment = std::fs::read(folder.join(name)).unwrap();
+            assert!(segment_starts_with_keyframe(&init, &segment, dir.path()), "{}/{name} starts without a keyframe", track.id);
+        }
+        let total: f64 = segments.iter().map(|(_, duration)| duration).sum();
+        assert!((total - 5.0).abs() < 0.04, "{} lasts {total} s", track.id);
+    }
+
+    let master = std::fs::read_to_string(out.join("master.m3u8")).unwrap();
+    for attribute in ["BANDWIDTH=", "AVERAGE-BANDWIDTH=", "RESOLUTION=640x360", "RESOLUTION=426x240", "FRAME-RATE=25.000", "AUDIO=\"audio\"", "mp4a.40.2\""] {
+        assert!(master.contains(attribute), "master playlist lacks {attribute}:\n{master}");
+    }
+    assert!(master.contains("CODECS=\"avc1."), "{master}");
+
+    let (ok, errors) = ffmpeg_decode(out.join("master.m3u8").to_str().unwrap());
+    assert!(ok && errors.is_empty(), "ffmpeg failed: {errors}");
+}
+
+#[test]
+fn transcode_rotated_phone_video_is_upright() {
+    if !has_tool("ffprobe") {
+        return;
+    }
+    let Some(path) = fixture("phone-iphone12promax-hevc10-hlg-rot90.mp4") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("package");
+    let package = media::transcode_hls(&path, &out, &quick_config(None), &|_| {}).unwrap();
+    let expected = [("r1080_h264", 608, 1080), ("r720_h264", 406, 720), ("r480_h264", 270, 480), ("r360_h264", 202, 360), ("r240_h264", 136, 240)];
+    check_layout(&package, &expected.map(|(id, _, _)| id), true);
+    for (id, width, height) in expected {
+        let playlist = out.join(format!("video/{id}/playlist.m3u8"));
+        let (codec, file_width, file_height, frames) = ffprobe_video(&playlist);
+        assert_eq!(codec, "h264", "{id}");
+        assert_eq!((file_width, file_height), (width, height), "{id} size");
+        assert!(frames > 0, "{id} has no frames");
+    }
+}
+
+#[test]
+fn transcode_of_damaged_source_fails_with_code() {
+    let cases = [
+        ("corrupt-mkv-bad-ebml-header.mkv", ErrorCode::DamagedSource),
+        ("audio-wav-pcm16-44.1k-mono.wav", ErrorCode::NoVideoStream),
+        ("webp-lossy-128x128.webp", ErrorCode::StillImage),
+    ];
+    for (name, code) in cases {
+        let Some(path) = fixture(name) else { continue };
+        let dir = tempfile::tempdir().unwrap();
+        let error = media::transcode_hls(&path, dir.path(), &quick_config(None), &|_| {}).unwrap_err();
+        assert_eq!(error.code, code, "{name}: {error}");
+        assert!(!dir.path().join("master.m3u8").exists(), "{name} left a master playlist");
+    }
+}
+
+/// Serves `root` over HTTP on 127.0.0.1 with the current value of `key` at `/key` (404 when
+/// `None`). Returns the base URL. The server thread lives until the test process ends.
+fn serve(root: PathBuf, key: std::sync::Arc<std::sync::Mutex<Option<[u8; 16]>>>) -> String {
+    use std::io::{BufRead, BufReader, Write};
+
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut request_line = String::new();
+            if reader.read_line(&mut request_line).is_err() {
+                continue;
+            }
+            let mut header = String::new();
+            while reader.read_line(&mut header).map(|read| read > 2).unwrap_or(false) {
+                header.clear();
+            }
+            let path = request_line.split_whitespace().nth(1).unwrap_or("/").to_owned();
+            let body = if path == "/key" {
+                key.lock().unwrap().map(|key| key.to_vec())
+            } else if path.contains("..") {
+                None
+            } else {
+                std::fs::read(root.join(path.trim_start_matches('/'))).ok()
+            };
+            let response = match body {
+                Some(body) => [format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len()).into_bytes(), body].concat(),
+                None => b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec(),
+            };
+            let _ = stream.write_all(&response);
+        }
+    });
+    base
+}
+
+#[test]
+fn transcode_encrypted_package_needs_key() {
+    if !has_tool("ffmpeg") || !has_tool("openssl") {
+        return;
+    }
+    let Some(path) = fixture("h264-aac-640x360-25fps-5s.mp4") else { return };
+    let key: [u8; 16] = *b"vylux-test-key16";
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("package");
+
+    // The server starts first so that the package can name its key URI.
+    let served_key = std::sync::Arc::new(std::sync::Mutex::new(Some(key)));
+    let base = serve(out.clone(), served_key.clone());
+    let content_key = ContentKey { key, key_uri: format!("{base}/key") };
+    let package = media::transcode_hls(&path, &out, &quick_config(Some(content_key)), &|_| {}).unwrap();
+    assert!(package.encrypted());
+
+    // Every media segment is AES-128-CBC ciphertext that openssl decrypts into an fMP4 fragment.
+    let mut checked = 0;
+    for folder in ["video/r360_h264", "video/r240_h264", "audio/und_aac_2ch"] {
+        let playlist = std::fs::read_to_string(out.join(folder).join("playlist.m3u8")).unwrap();
+        let mut iv = None;
+        for line in playlist.lines() {
+            if let Some(attributes) = line.strip_prefix("#EXT-X-KEY:") {
+                assert!(attributes.starts_with("METHOD=AES-128,URI=\""), "{attributes}");
+                iv = attributes.split("IV=0x").nth(1).map(str::to_owned);
+            } else if line.ends_with(".m4s") {
+                let iv = iv.take().expect("a key tag before each segment");
+                let segment = out.join(folder).join(line);
+                let ciphertext = std::fs::read(&segment).unwrap();
+                assert_eq!(ciphertext.len() % 16, 0, "{folder}/{line} is not whole AES blocks");
+                let output = Command::new("openssl")
+                    .args(["aes-128-cbc", "-d", "-K", &hex::encode(key), "-iv", &iv, "-in"])
+                    .arg(&segment)
+                    .output()
+                    .unwrap();
+                assert!(output.status.success(), "openssl failed on {folder}/{line}: {}", String::from_utf8_lossy(&output.stderr));
+                let plaintext = output.stdout;
+                assert!(plaintext.len() > 8 && matches!(&plaintext[4..8], b"moof" | b"styp"), "{folder}/{line} is no fMP4 fragment");
+                assert!(!matches!(&ciphertext[4..8], b"moof" | b"styp"), "{folder}/{line} is stored in clear");
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 9, "only {checked} segments checked");
+
+    let (ok, errors) = ffmpeg_decode(&format!("{base}/master.m3u8"));
+    assert!(ok && errors.is_empty(), "ffmpeg failed with the key: {errors}");
+
+    *served_key.lock().unwrap() = None;
+    let (ok, _) = ffmpeg_decode(&format!("{base}/master.m3u8"));
+    assert!(!ok, "ffmpeg decoded the package without the key");
 }

@@ -5,17 +5,25 @@
 //! - [`probe`]: source inspection ([`probe()`]).
 //! - [`cover`]: the cover frame as a JPEG ([`extract_cover`]).
 //! - [`preview`]: the animated WebP or GIF preview ([`make_preview`]).
+//! - [`ladder`]: the H.264 rungs a source gets ([`ladder::resolve_ladder`]).
+//! - [`hls`]: the HLS ladder transcode ([`transcode_hls`]) and its [`HlsPackage`].
+//! - [`encryption`]: whole-segment AES-128 for HLS ([`ContentKey`]).
 //! - [`error`]: [`MediaError`] and its [`ErrorCode`]s.
 
 pub mod cover;
+pub mod encryption;
 pub mod error;
+pub mod hls;
+pub mod ladder;
 mod pipeline;
 pub mod preview;
 pub mod probe;
 pub mod setup;
 
 pub use cover::{extract_cover, ImageOutput};
+pub use encryption::ContentKey;
 pub use error::{ErrorCode, MediaError};
+pub use hls::{transcode_hls, HlsPackage, PackageFile, TranscodeConfig};
 pub use preview::{make_preview, PreviewOutput};
 pub use probe::{probe, Orientation, ProbeInfo};
 pub use setup::{init, missing_elements};
