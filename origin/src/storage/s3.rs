@@ -50,8 +50,9 @@ const PART_CONCURRENCY: usize = 4;
 const DELETE_BATCH: usize = 1000;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-/// Time allowed for the response headers after a request is sent.
-const READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// Time allowed from the start of a request to the first byte of the response. The SDK counts it
+/// from the start, so it includes sending the body: a 32 MiB single PUT needs about 2.2 Mbit/s.
+const READ_TIMEOUT: Duration = Duration::from_secs(120);
 const MAX_ATTEMPTS: u32 = 3;
 const INITIAL_BACKOFF: Duration = Duration::from_millis(200);
 
