@@ -76,7 +76,7 @@ pub async fn serve(config: Config) -> Result<()> {
     let app = if config.mode.runs_server() {
         router(state)
     } else {
-        // A worker-only process still answers liveness and metrics probes.
+        // A worker-only process still serves liveness and metrics probes.
         crate::server::ops_router(state)
     };
     let listener = tokio::net::TcpListener::bind(address).await.with_context(|| format!("binding {address} failed"))?;

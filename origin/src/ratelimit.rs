@@ -25,7 +25,7 @@ impl RateLimiter {
     }
 
     /// Counts one request for `identity` (an API key, a token or an address, hashed here so the
-    /// table never holds secrets). Returns the seconds until the window resets when over the limit.
+    /// table never contains secrets). Returns the seconds until the window resets when over the limit.
     pub fn check(&self, identity: &[u8]) -> Result<(), u64> {
         let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
         self.check_at(identity, now)

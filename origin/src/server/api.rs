@@ -90,7 +90,7 @@ pub async fn retry_job(
 
 /// `DELETE /api/media/{hash}`: removes a hash's media objects, jobs, webhook deliveries and key.
 ///
-/// Media objects go first. When the media store cannot confirm their removal the answer is 503
+/// Media objects go first. When the media store cannot confirm their removal, the response is 503
 /// with `retryable: true`, and the metadata stays so that a retry can finish the work.
 pub async fn delete_media(State(state): State<AppState>, Path(hash): Path<String>) -> Result<Response, ApiError> {
     let hash = MediaHash::parse(&hash).map_err(|error| ApiError::bad_request(error.to_string()))?;
@@ -112,7 +112,7 @@ pub async fn delete_media(State(state): State<AppState>, Path(hash): Path<String
         response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         return Ok(response);
     }
-    // NOTE: a job still running for this hash may upload results after this point; its completion
+    // NOTE: a job still running for this hash may upload results after this point. Its completion
     // then fails because the job row is gone, but the uploaded objects stay until the next delete.
     let deleted = state.store.delete_by_hash(&hash).await.map_err(store_error)?;
     tracing::info!(hash = %hash, jobs = deleted.jobs, keys = deleted.content_keys, "media deleted");
@@ -138,7 +138,7 @@ async fn create_job(state: &AppState, spec: JobSpec) -> Result<Response, ApiErro
 
 fn reuse_response(job: JobRecord) -> Response {
     let body = if job.status == JobStatus::Completed {
-        // Vylux answers a completed hit with `job_id: null` and the results.
+        // Vylux returns a completed hit with `job_id: null` and the results.
         CreateJobResponse { job_id: None, hash: job.hash.to_string(), status: job.status, results: job.results }
     } else {
         CreateJobResponse { job_id: Some(job.id), hash: job.hash.to_string(), status: job.status, results: None }
@@ -164,8 +164,8 @@ async fn preflight(state: &AppState, spec: &JobSpec) -> Result<(), ApiError> {
 
 /// Returns the strategy and the new jobs for retrying `job`.
 ///
-/// A `video:full` job with a retry plan is retried stage by stage, each new job carrying only its
-/// own stage's options; every other failed job is retried whole.
+/// A `video:full` job with a retry plan is retried stage by stage, and each new job carries only
+/// its own stage's options. Every other failed job is retried whole.
 fn retry_specs(job: &JobRecord) -> Result<(RetryStrategy, Vec<JobSpec>), ApiError> {
     let whole = || (RetryStrategy::RetryJob, vec![job.spec()]);
     let (JobOptions::Full(full), Some(results)) = (&job.options, &job.results) else {

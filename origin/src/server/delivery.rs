@@ -1,7 +1,7 @@
 //! Delivery routes: `/thumb`, `/original` and `/stream`, plus the `/img` placeholder.
 //!
-//! Beyond what Vylux does, these answer `HEAD`, single byte ranges (206 and 416, with
-//! `Accept-Ranges: bytes`) and `If-None-Match` against a strong `ETag` (304), and every route sends
+//! Beyond what Vylux does, these routes support `HEAD`, single byte ranges (206 and 416, with
+//! `Accept-Ranges: bytes`) and `If-None-Match` against a strong `ETag` (304). Every route sends
 //! CORS headers so players on other origins can read the bytes.
 
 use std::sync::Arc;
@@ -64,7 +64,7 @@ pub async fn stream(State(state): State<AppState>, request: Request) -> Response
     serve_object(&state.media, &object.key, Some(object.content_type), request.headers()).await
 }
 
-/// Answers a CORS preflight for the delivery routes: GET and HEAD with a `Range` header.
+/// Returns the CORS preflight response for the delivery routes: GET and HEAD with a `Range` header.
 pub async fn preflight() -> Response {
     let mut response = StatusCode::NO_CONTENT.into_response();
     let headers = response.headers_mut();

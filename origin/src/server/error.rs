@@ -9,7 +9,7 @@ use vylux_common::jobs::ErrorBody;
 
 use crate::storage::StorageError;
 
-/// An error answer: a status and a message for the JSON body `{"message": ...}`.
+/// An error response: a status and a message for the JSON body `{"message": ...}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
     pub status: StatusCode,
@@ -71,7 +71,7 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// A bare plain-text error, as the key endpoint answers (`Unauthorized`, `Forbidden`, ...).
+/// A bare plain-text error, as the key endpoint returns (`Unauthorized`, `Forbidden`, ...).
 pub fn plain_error(status: StatusCode) -> Response {
     let text = status.canonical_reason().unwrap_or("Error");
     let mut response = (status, text).into_response();

@@ -1,6 +1,6 @@
 //! `GET /api/key/{hash}`: the AES-128 content key of an encrypted package, for Bearer-token holders.
 //!
-//! Answers: 401 without a token, 403 for a bad one (both plain text saying nothing more), 404 when
+//! Responses: 401 without a token, 403 for a bad one (both plain text saying nothing more), 404 when
 //! the hash has no key, otherwise the 16 raw key bytes with `Cache-Control: no-store`. Every answer
 //! carries `Access-Control-Allow-Origin: *`, because a cross-origin player (hls.js) otherwise sees
 //! only a network error.
@@ -47,8 +47,8 @@ async fn key_response(state: &AppState, authorization: Option<&str>, address: Op
         }
         return plain_error(if error.status() == 401 { StatusCode::UNAUTHORIZED } else { StatusCode::FORBIDDEN });
     }
-    // The token was issued for this exact text, so it is a hash the backend chose; it must still
-    // be a valid hash before it reaches the store.
+    // The token was issued for this exact text, so the backend chose it. It must still be a valid
+    // hash before it reaches the store.
     let Ok(hash) = MediaHash::parse(raw_hash) else {
         return ApiError::bad_request("invalid hash").into_response();
     };
@@ -77,7 +77,7 @@ async fn key_response(state: &AppState, authorization: Option<&str>, address: Op
     response
 }
 
-/// Answers the CORS preflight a browser sends before a key request with `Authorization`.
+/// Returns the CORS preflight response a browser needs before a key request with `Authorization`.
 pub async fn preflight() -> Response {
     let mut response = StatusCode::NO_CONTENT.into_response();
     allow_any_origin(&mut response);

@@ -21,7 +21,7 @@ pub use runner::{JobFailure, JobRunner, MediaRunner, Progress};
 use crate::metrics::Metrics;
 use crate::store::{JobRecord, JobStore};
 
-/// Longest wait between two polls of an empty queue.
+/// Maximum wait between two polls of an empty queue.
 const IDLE_POLL_INTERVAL: Duration = Duration::from_secs(1);
 
 /// What every worker of a process shares.

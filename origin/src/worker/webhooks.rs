@@ -20,7 +20,7 @@ use crate::store::{Delivery, JobStore};
 pub const MAX_ATTEMPTS: u32 = 8;
 /// Time one attempt may take.
 pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
-/// Longest wait between two attempts.
+/// Maximum wait between two attempts.
 pub const MAX_RETRY_DELAY: Duration = Duration::from_secs(60);
 /// How long a claimed delivery stays reserved for this sender.
 const DELIVERY_LEASE: Duration = Duration::from_secs(30);
