@@ -450,3 +450,49 @@ fn transcode_encrypted_package_needs_key() {
     let (ok, _) = ffmpeg_decode(&format!("{base}/master.m3u8"));
     assert!(!ok, "ffmpeg decoded the package without the key");
 }
+
+/// Opt-in (`VYLUX_MEDIA_ALL=1`): cover, preview and transcode of every video fixture, printed as
+/// a table of file, result and time. Slow, so CI does not run it.
+#[test]
+fn every_video_fixture_opt_in() {
+    if std::env::var_os("VYLUX_MEDIA_ALL").is_none() {
+        eprintln!("skipped: set VYLUX_MEDIA_ALL=1 to run every video fixture");
+        return;
+    }
+    let Some(probe_path) = fixture("MANIFEST.md") else { return };
+    let folder = probe_path.parent().unwrap().to_path_buf();
+    let mut names: Vec<String> = std::fs::read_dir(&folder)
+        .unwrap()
+        .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+        .filter(|name| [".mp4", ".mov", ".mkv", ".webm", ".avi", ".ts", ".flv", ".wmv", ".3gp"].iter().any(|ext| name.ends_with(ext)))
+        .collect();
+    names.sort();
+    println!("| file | cover | preview | transcode | time |\n| --- | --- | --- | --- | --- |");
+    let summarize = |result: Result<String, media::MediaError>| match result {
+        Ok(text) => text,
+        Err(error) => format!("{}: {}", error.code, error.message.chars().take(80).collect::<String>()),
+    };
+    for name in names {
+        let path = folder.join(&name);
+        let dir = tempfile::tempdir().unwrap();
+        let started = std::time::Instant::now();
+        let cover = media::extract_cover(&path, &CoverOptions::default(), &dir.path().join("cover.jpg"))
+            .map(|image| format!("{}x{}", image.width, image.height));
+        let settings = PreviewSettings { start_sec: 2.0, duration_sec: 3.0, width: 480, fps: 10, format: PreviewFormat::Webp };
+        let preview = media::make_preview(&path, &settings, &dir.path().join("preview.webp"))
+            .map(|preview| format!("{}x{} {} frames", preview.width, preview.height, preview.frames));
+        let config = TranscodeConfig { x264_preset: "veryfast".to_owned(), ..TranscodeConfig::default() };
+        let transcode = media::transcode_hls(&path, &dir.path().join("hls"), &config, &|_| {}).map(|package| {
+            let decoded = ffmpeg_decode(dir.path().join("hls/master.m3u8").to_str().unwrap());
+            let rungs: Vec<String> = package.video.iter().map(|track| format!("{}x{}", track.width, track.height)).collect();
+            format!("{} ({:.2} s, ffmpeg {})", rungs.join(" "), package.video[0].duration_sec, if decoded.0 { "ok" } else { "FAILED" })
+        });
+        println!(
+            "| {name} | {} | {} | {} | {:.1} s |",
+            summarize(cover),
+            summarize(preview),
+            summarize(transcode),
+            started.elapsed().as_secs_f64()
+        );
+    }
+}

@@ -8,8 +8,10 @@
 //! - [`ladder`]: the H.264 rungs a source gets ([`ladder::resolve_ladder`]).
 //! - [`hls`]: the HLS ladder transcode ([`transcode_hls`]) and its [`HlsPackage`].
 //! - [`encryption`]: whole-segment AES-128 for HLS ([`ContentKey`]).
+//! - [`bench`]: the ladder through this pipeline and through ffmpeg ([`bench::bench_transcode`]).
 //! - [`error`]: [`MediaError`] and its [`ErrorCode`]s.
 
+pub mod bench;
 pub mod cover;
 pub mod encryption;
 pub mod error;

@@ -134,7 +134,7 @@ pub fn transcode_hls(
 }
 
 /// Returns the output frame rate: the probed rate, at most 60 fps, or 30 fps when unknown.
-fn output_frame_rate(info: &ProbeInfo) -> (u32, u32) {
+pub(crate) fn output_frame_rate(info: &ProbeInfo) -> (u32, u32) {
     match info.frame_rate {
         Some(rate) if info.fps().is_some_and(|fps| fps <= MAX_FRAME_RATE + 0.5) => rate,
         Some(_) => (MAX_FRAME_RATE as u32, 1),
@@ -143,7 +143,7 @@ fn output_frame_rate(info: &ProbeInfo) -> (u32, u32) {
 }
 
 /// Returns the GOP length in frames: the fewest whole frames that last at least one segment.
-fn gop_frames(frame_rate: (u32, u32), segment: Duration) -> u32 {
+pub(crate) fn gop_frames(frame_rate: (u32, u32), segment: Duration) -> u32 {
     let frames = segment.as_secs_f64() * f64::from(frame_rate.0) / f64::from(frame_rate.1);
     (frames - 1e-6).ceil().max(1.0) as u32
 }
