@@ -143,16 +143,18 @@ pub(crate) fn bus_error(message: &gst::message::Error) -> MediaError {
     MediaError::new(code, text)
 }
 
-/// Plays `pipeline` until end of stream, calling `on_position` with the stream position on every
-/// poll, and stops it on an error or when the position has not moved for `stall_timeout`.
+/// Plays `pipeline` until end of stream, calling `on_position` with the position that `position`
+/// returns on every poll, and stops it on an error or when the position has not moved for
+/// `stall_timeout`.
 ///
 /// The pipeline is left in the `Null` state whatever the outcome.
 pub(crate) fn run_to_eos(
     pipeline: &gst::Pipeline,
     stall_timeout: Duration,
+    position: &dyn Fn() -> Option<gst::ClockTime>,
     mut on_position: impl FnMut(gst::ClockTime),
 ) -> Result<(), MediaError> {
-    let result = play_until_eos(pipeline, stall_timeout, &mut on_position);
+    let result = play_until_eos(pipeline, stall_timeout, position, &mut on_position);
     let _ = pipeline.set_state(gst::State::Null);
     result
 }
@@ -160,6 +162,7 @@ pub(crate) fn run_to_eos(
 fn play_until_eos(
     pipeline: &gst::Pipeline,
     stall_timeout: Duration,
+    position_of: &dyn Fn() -> Option<gst::ClockTime>,
     on_position: &mut dyn FnMut(gst::ClockTime),
 ) -> Result<(), MediaError> {
     let bus = pipeline.bus().expect("a pipeline has a bus");
@@ -180,7 +183,7 @@ fn play_until_eos(
             _ => {}
         }
 
-        let position = pipeline.query_position::<gst::ClockTime>();
+        let position = position_of();
         if position.is_some() && position != last_position {
             last_position = position;
             last_progress = Instant::now();

@@ -106,9 +106,25 @@ pub fn transcode_hls(
     };
 
     let pipeline = build_pipeline(src, &info, &renditions, frame_rate, config, &video_writers, audio_writer.as_ref())?;
+
+    // Progress is the timestamp of the last frame entering the tee: the muxers output only once
+    // per segment, which can take minutes for a high rung on a small machine.
+    let decoded = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(u64::MAX));
+    let tee_sink = pipeline.by_name("split").and_then(|tee| tee.static_pad("sink")).expect("the pipeline has its tee");
+    let decoded_probe = decoded.clone();
+    tee_sink.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+        if let Some(pts) = info.buffer().and_then(|buffer| buffer.pts()) {
+            decoded_probe.store(pts.nseconds(), std::sync::atomic::Ordering::Relaxed);
+        }
+        gst::PadProbeReturn::Ok
+    });
+    let position = || match decoded.load(std::sync::atomic::Ordering::Relaxed) {
+        u64::MAX => None,
+        nanoseconds => Some(gst::ClockTime::from_nseconds(nanoseconds)),
+    };
     let total = info.duration.map(|duration| duration.as_nanos() as u64).filter(|total| *total > 0);
     let last_percent = std::cell::Cell::new(0u8);
-    let run = run_to_eos(&pipeline, config.stall_timeout, |position| {
+    let run = run_to_eos(&pipeline, config.stall_timeout, &position, |position| {
         if let Some(total) = total {
             let percent = (position.nseconds().saturating_mul(100) / total).min(99) as u8;
             if percent > last_percent.get() {
@@ -172,7 +188,9 @@ fn build_pipeline(
             .field("framerate", gst::Fraction::new(frame_rate.0 as i32, frame_rate.1 as i32))
             .build(),
     )?;
-    let tee = make("tee")?;
+    let tee = gst::ElementFactory::make("tee").name("split").build().map_err(|_| {
+        MediaError::new(ErrorCode::MissingElement, "GStreamer element \"tee\" is not installed")
+    })?;
     pipeline.add_many([&convert, &flip, &rate, &constant, &tee])?;
     gst::Element::link_many([&convert, &flip, &rate, &constant, &tee])?;
 
