@@ -548,6 +548,7 @@ fn dechunk(mut data: &[u8]) -> Vec<u8> {
 /// One request the [`WebhookReceiver`] received.
 #[derive(Debug, Clone)]
 pub struct ReceivedWebhook {
+    pub method: String,
     pub path: String,
     pub headers: axum::http::HeaderMap,
     /// The exact body bytes.
@@ -648,7 +649,13 @@ async fn record(state: Arc<Mutex<ReceiverState>>, request: axum::extract::Reques
     let headers = parts.headers;
     let mut state = state.lock().unwrap();
     let status = state.script.pop_front().unwrap_or(200);
-    state.received.push(ReceivedWebhook { path: parts.uri.path().to_owned(), headers, body, response_status: status });
+    state.received.push(ReceivedWebhook {
+        method: parts.method.to_string(),
+        path: parts.uri.path().to_owned(),
+        headers,
+        body,
+        response_status: status,
+    });
     let code = axum::http::StatusCode::from_u16(status).expect("a valid scripted status");
     if code.is_redirection() {
         (code, [(axum::http::header::LOCATION, "/redirected")]).into_response()
