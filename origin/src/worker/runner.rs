@@ -317,9 +317,25 @@ impl MediaRunner {
         };
         progress.set(range.0);
 
-        // TODO: call the HLS packager once `media::transcode_hls` exists; until then HLS jobs fail.
-        let _ = (source, scratch, &key_endpoint, &encryption);
-        Err(JobFailure::new("pipeline_unavailable", "HLS packaging is not available in this build yet", false))
+        let key = encryption.as_ref().map(|(key, _)| key);
+        let package = package_hls(source, &scratch.join("hls"), key, &key_endpoint, progress, range).await?;
+
+        // The key is stored before any playlist is visible, so a player never meets a missing key.
+        if let Some((_, wrapped)) = &encryption {
+            self.store.put_key(&hash, &wrapped.ciphertext, &wrapped.nonce, &wrapped.kek_version).await.map_err(
+                |error| JobFailure::new("encryption_setup_failed", format!("storing the content key failed: {error}"), true),
+            )?;
+        }
+        // The package lists the master playlist last, so a reader that finds it finds every segment.
+        for file in &package.files {
+            let key = hash.video_object(&file.relative_path);
+            self.media
+                .put_file(&key, &file.path, Some(file.content_type))
+                .await
+                .map_err(|error| JobFailure::upload(&key, error))?;
+        }
+        progress.set(range.1);
+        Ok(package.transcode_result(&hash))
     }
 
     /// Extracts and uploads the cover; shared by `video:cover` and `video:full`.
@@ -430,4 +446,28 @@ impl FullEnvelope {
             results: Some(serde_json::to_value(&self.result).expect("results serialize")),
         }
     }
+}
+
+/// Runs the HLS packager on a blocking thread, mapping its 0–100 progress onto `range`.
+async fn package_hls(
+    source: &Path,
+    out_dir: &Path,
+    key: Option<&crate::keys::ContentKeyBytes>,
+    key_uri: &str,
+    progress: &Progress,
+    range: (u8, u8),
+) -> Result<crate::media::HlsPackage, JobFailure> {
+    let config = crate::media::TranscodeConfig {
+        encryption: key.map(|key| crate::media::ContentKey { key: *key.as_bytes(), key_uri: key_uri.to_owned() }),
+        ..crate::media::TranscodeConfig::default()
+    };
+    let (source, out_dir, progress) = (source.to_owned(), out_dir.to_owned(), progress.clone());
+    let span = f64::from(range.1.saturating_sub(range.0));
+    tokio::task::spawn_blocking(move || {
+        let report = |percent: u8| progress.set(range.0 + (f64::from(percent.min(100)) / 100.0 * span) as u8);
+        crate::media::transcode_hls(&source, &out_dir, &config, &report)
+    })
+    .await
+    .map_err(|error| JobFailure::new("transcode_failed", format!("the transcode task panicked: {error}"), false))?
+    .map_err(JobFailure::from_media)
 }
