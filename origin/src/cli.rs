@@ -39,6 +39,21 @@ enum Command {
     Serve,
     /// Run the example application backend that submits jobs and serves a player page.
     DemoApp,
+    /// Measure our pipelines against the ffmpeg command line on the same input.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchCommand {
+    /// Run the H.264 HLS ladder through GStreamer and through ffmpeg, and print time, CPU and memory.
+    Transcode {
+        /// Source video file.
+        file: std::path::PathBuf,
+        /// x264 speed preset used by both sides.
+        #[arg(long, default_value = "fast")]
+        preset: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -117,6 +132,17 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Serve => serve(),
+        Command::Bench(BenchCommand::Transcode { file, preset }) => {
+            if !file.is_file() {
+                bail!("video file {} not found", file.display());
+            }
+            crate::media::init()?;
+            let work_dir = tempfile::tempdir()?;
+            let config = crate::media::TranscodeConfig { x264_preset: preset, ..crate::media::TranscodeConfig::default() };
+            let report = crate::media::bench::bench_transcode(&file, work_dir.path(), &config)?;
+            print!("{report}");
+            Ok(ExitCode::SUCCESS)
+        }
         Command::DemoApp => {
             let config = crate::demo::DemoConfig::from_env()?;
             crate::app::init_logging("info");
