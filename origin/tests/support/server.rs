@@ -53,8 +53,7 @@ pub const ENCRYPTION_KEY: &str = "8899aabbccddeeff00112233445566778899aabbccddee
 pub const SOURCE_BUCKET: &str = "source";
 pub const MEDIA_BUCKET: &str = "media";
 
-/// Every variable `vylux serve` reads, removed from the child's environment so that the caller's
-/// shell cannot change a test.
+/// Every variable `vylux serve` reads.
 const CONFIG_VARIABLES: &[&str] = &[
     "HOST",
     "PORT",
@@ -282,6 +281,17 @@ impl TestEnv {
     }
 }
 
+/// Returns a `vylux serve` command whose environment lacks every configuration variable, so that
+/// the caller's shell cannot change a test.
+pub fn serve_command() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_vylux"));
+    command.arg("serve");
+    for name in CONFIG_VARIABLES {
+        command.env_remove(name);
+    }
+    command
+}
+
 /// Signs `/thumb` and `/original` URLs with the test servers' `HMAC_SECRET`.
 pub fn signer() -> vylux_common::signing::UrlSigner {
     vylux_common::signing::UrlSigner::new(Secret::new(HMAC_SECRET.as_bytes()))
@@ -298,7 +308,7 @@ pub struct Server {
 
 impl Server {
     /// Spawns `vylux serve` with exactly `variables` (plus the inherited environment minus every
-    /// configuration variable) on a free port and waits for `/healthz` to return 200.
+    /// configuration variable, see [`serve_command`]) on a free port and waits for `/healthz` to return 200.
     pub async fn start(variables: &[(String, String)]) -> Self {
         for _ in 0..START_ATTEMPTS {
             let port = s3_support::free_port();
@@ -313,11 +323,7 @@ impl Server {
     }
 
     fn spawn(variables: &[(String, String)], port: u16) -> Self {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_vylux"));
-        command.arg("serve");
-        for name in CONFIG_VARIABLES {
-            command.env_remove(name);
-        }
+        let mut command = serve_command();
         command.env("PORT", port.to_string());
         for (name, value) in variables {
             command.env(name, value);
