@@ -44,6 +44,7 @@ both_backends!(api_key_is_required);
 both_backends!(job_lifecycle);
 both_backends!(create_rate_limit);
 both_backends!(bad_input_is_rejected);
+both_backends!(concurrent_creates_share_one_job);
 
 fn cover_request(hash: &str, source: &str) -> Value {
     json!({"type": "video:cover", "hash": hash, "source": source})
@@ -442,4 +443,35 @@ async fn bad_input_is_rejected(backend: Backend) {
     assert_eq!(server.get("/healthz").await.status(), StatusCode::OK);
     let (status, body) = server.post_json("/api/jobs", &cover_request("fine1", "uploads/clip.mp4")).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+}
+
+async fn concurrent_creates_share_one_job(backend: Backend) {
+    let Some(env) = TestEnv::new(backend) else { return };
+    env.put_source("uploads/clip.mp4", b"not decoded: this server runs no workers").await;
+    let server = env.start(&[("MODE", "server")]).await;
+
+    // Identical requests at the same moment, half through each route, make exactly one job.
+    const CONCURRENT: usize = 12;
+    let mut requests = Vec::with_capacity(CONCURRENT);
+    for index in 0..CONCURRENT {
+        let (route, body) = if index % 2 == 0 {
+            ("/api/jobs", cover_request("race1", "uploads/clip.mp4"))
+        } else {
+            ("/api/video/jobs", video_cover_request("race1", "uploads/clip.mp4"))
+        };
+        let request = server.api(Method::POST, route).json(&body).send();
+        requests.push(tokio::spawn(async move { json_response(request.await.unwrap()).await }));
+    }
+    let mut created = 0;
+    let mut ids = std::collections::BTreeSet::new();
+    for request in requests {
+        let (status, body) = request.await.unwrap();
+        assert!(status == StatusCode::ACCEPTED || status == StatusCode::OK, "{status}: {body}");
+        if status == StatusCode::ACCEPTED {
+            created += 1;
+        }
+        ids.insert(job_id(&body["job_id"]));
+    }
+    assert_eq!(created, 1, "{created} requests reported a new job");
+    assert_eq!(ids.len(), 1, "identical requests made several jobs: {ids:?}");
 }
