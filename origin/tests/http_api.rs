@@ -45,6 +45,7 @@ both_backends!(job_lifecycle);
 both_backends!(create_rate_limit);
 both_backends!(bad_input_is_rejected);
 both_backends!(concurrent_creates_share_one_job);
+both_backends!(media_deletion_is_scoped);
 
 fn cover_request(hash: &str, source: &str) -> Value {
     json!({"type": "video:cover", "hash": hash, "source": source})
@@ -474,4 +475,28 @@ async fn concurrent_creates_share_one_job(backend: Backend) {
     }
     assert_eq!(created, 1, "{created} requests reported a new job");
     assert_eq!(ids.len(), 1, "identical requests made several jobs: {ids:?}");
+}
+
+async fn media_deletion_is_scoped(backend: Backend) {
+    let Some(env) = TestEnv::new(backend) else { return };
+    let doomed = ["videos/cl/clip1/cover.jpg", "videos/cl/clip1/video/r360_h264/seg_1.m4s", "images/cl/clip1/thumb.webp"];
+    // Neighbours: a hash that extends "clip1", another hash in the same folder prefix, a short hash.
+    let kept = ["videos/cl/clip10/cover.jpg", "images/cl/clip10/thumb.webp", "videos/cl/clip2/cover.jpg", "videos/cl/cl/cover.jpg"];
+    for key in doomed.iter().chain(&kept) {
+        env.put_media(key, key.as_bytes()).await;
+    }
+    let server = env.start(&[("MODE", "server")]).await;
+
+    let response = server.api(Method::DELETE, "/api/media/clip1").send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    for key in doomed {
+        assert!(!env.media_exists(key).await, "{key} survived the delete");
+    }
+    for key in kept {
+        assert!(env.media_exists(key).await, "{key} was deleted with clip1");
+    }
+
+    // A hash without any media or jobs is deleted successfully too.
+    let response = server.api(Method::DELETE, "/api/media/never-seen").send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
 }

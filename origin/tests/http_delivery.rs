@@ -473,8 +473,8 @@ async fn unusual_objects(backend: Backend) {
     assert_eq!(response.bytes().await.unwrap(), &large[first..=last]);
 
     // A key that names a folder of the local bucket is not an object.
-    // NOTE: only checked locally, because s3s-fs 0.14.1 answers GetObject on a key that is one of
-    // its folders with 500 InternalError (which the server maps to 502) where S3 answers NoSuchKey.
+    // NOTE: only checked locally, because s3s-fs 0.14.1 returns 500 InternalError for GetObject on
+    // a key that is one of its folders (the server maps that to 502), where S3 returns NoSuchKey.
     if backend == Backend::Local {
         let response = server.get(&signer.thumb_path(&key("images/ab"))).await;
         assert_error(response, StatusCode::NOT_FOUND, "not found").await;

@@ -49,6 +49,7 @@ macro_rules! both_backends {
 both_backends!(key_is_served_to_token_holders);
 both_backends!(bad_tokens_are_rejected);
 both_backends!(key_requests_are_rate_limited);
+both_backends!(media_deletion_removes_key);
 
 fn now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
@@ -223,4 +224,23 @@ async fn key_requests_are_rate_limited(backend: Backend) {
     let other = keys.mint_two_part(&hash(KEYED_HASH), now() + 300);
     let response = get_key(&server, KEYED_HASH, Some(&format!("Bearer {other}"))).await;
     assert_eq!(response.status(), StatusCode::OK);
+}
+
+async fn media_deletion_removes_key(backend: Backend) {
+    let Some(env) = TestEnv::new(backend) else { return };
+    let server = start_with_key(&env).await;
+    let token = token_keys(KEY_TOKEN_SECRET).mint(&hash(KEYED_HASH), now(), 300).unwrap();
+    let authorization = format!("Bearer {token}");
+    assert_eq!(get_key(&server, KEYED_HASH, Some(&authorization)).await.status(), StatusCode::OK);
+
+    let response = server
+        .request(Method::DELETE, &format!("/api/media/{KEYED_HASH}"))
+        .header("X-API-Key", server_support::API_KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+
+    let response = get_key(&server, KEYED_HASH, Some(&authorization)).await;
+    assert_plain_error(response, StatusCode::NOT_FOUND, "key of deleted media").await;
 }
