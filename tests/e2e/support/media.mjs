@@ -79,11 +79,68 @@ export function jpegSize(bytes) {
       continue;
     }
     const length = bytes.readUInt16BE(offset + 2);
-    // SOF0..SOF15 except DHT (C4), JPG (C8) and DAC (CC) carry the frame size.
+    // Markers C0 to CF are frame headers (SOFn, ITU-T T.81 table B.1) except DHT (C4), JPG (C8) and DAC (CC).
     if (marker >= 0xc0 && marker <= 0xcf && ![0xc4, 0xc8, 0xcc].includes(marker)) {
       return { height: bytes.readUInt16BE(offset + 5), width: bytes.readUInt16BE(offset + 7) };
     }
     offset += 2 + length;
   }
   throw new Error('malformed JPEG: no frame header before the end');
+}
+
+/** Width and height of the grayscale thumbnails that frames are compared at. */
+export const THUMBNAIL_SIZE = { width: 32, height: 18 };
+
+/**
+ * Decodes one frame with ffmpeg and returns it as THUMBNAIL_SIZE 8-bit luma values (area
+ * averaged). ffmpeg turns rotated video upright, so the result is the frame a player should show.
+ * `timeSec` is null for a still image.
+ */
+export function referenceThumbnail(path, timeSec = null) {
+  const ffmpeg = findOnPath('ffmpeg');
+  if (ffmpeg === null) {
+    throw new Error('ffmpeg not found; install Debian\'s ffmpeg package');
+  }
+  const { width, height } = THUMBNAIL_SIZE;
+  const seek = timeSec === null ? [] : ['-ss', timeSec.toFixed(3)];
+  const raw = execFileSync(ffmpeg, [
+    '-v', 'error', ...seek, '-i', path, '-frames:v', '1',
+    '-vf', `scale=${width}:${height}:flags=area,format=gray`, '-f', 'rawvideo', '-',
+  ]);
+  if (raw.length !== width * height) {
+    throw new Error(`ffmpeg returned ${raw.length} bytes for a ${width}x${height} frame of ${path}`);
+  }
+  return Array.from(raw);
+}
+
+/** Returns the thumbnail turned by 180°. */
+export function rotated180(thumbnail) {
+  return [...thumbnail].reverse();
+}
+
+/** Returns the Pearson correlation of two equally long arrays (0 when either is flat). */
+export function correlation(first, second) {
+  const count = first.length;
+  const meanFirst = first.reduce((sum, value) => sum + value, 0) / count;
+  const meanSecond = second.reduce((sum, value) => sum + value, 0) / count;
+  let covariance = 0;
+  let varianceFirst = 0;
+  let varianceSecond = 0;
+  for (let index = 0; index < count; index += 1) {
+    const a = first[index] - meanFirst;
+    const b = second[index] - meanSecond;
+    covariance += a * b;
+    varianceFirst += a * a;
+    varianceSecond += b * b;
+  }
+  return varianceFirst === 0 || varianceSecond === 0 ? 0 : covariance / Math.sqrt(varianceFirst * varianceSecond);
+}
+
+/** Returns the mean absolute difference of two equally long arrays of 8-bit values. */
+export function meanAbsoluteDifference(first, second) {
+  let total = 0;
+  for (let index = 0; index < first.length; index += 1) {
+    total += Math.abs(first[index] - second[index]);
+  }
+  return total / first.length;
 }

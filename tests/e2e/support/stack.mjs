@@ -62,7 +62,7 @@ async function httpStatus(url) {
   return response.status;
 }
 
-/** Waits until `url` answers 200, failing early with the log's tail when the service exits. */
+/** Waits until `url` returns 200, failing early with the log's tail when the service exits. */
 async function waitUntilServing(service, url, timeoutMs) {
   await waitFor(
     async () => {
@@ -166,7 +166,7 @@ export class Stack {
 
   async startEdge() {
     // A configuration of its own, without the repository's [build] step, so that wrangler serves
-    // the worker the caller built instead of building it; its .dev.vars holds this run's secrets.
+    // the worker the caller built instead of building it. Its .dev.vars contains this run's secrets.
     const edgeDir = join(this.dir, 'edge');
     mkdirSync(edgeDir);
     this.edgePort = await freePort();
@@ -270,7 +270,7 @@ export class Stack {
     return { status: response.status, body: await response.json() };
   }
 
-  /** Returns what the demo app knows about a video. */
+  /** Returns the demo app's record of a video (`GET /videos/{hash}`). */
   async videoStatus(hash) {
     const response = await fetch(`${this.demoUrl}/videos/${encodeURIComponent(hash)}`);
     return response.json();
