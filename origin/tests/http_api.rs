@@ -46,6 +46,7 @@ both_backends!(create_rate_limit);
 both_backends!(bad_input_is_rejected);
 both_backends!(concurrent_creates_share_one_job);
 both_backends!(media_deletion_is_scoped);
+both_backends!(split_server_and_worker);
 
 fn cover_request(hash: &str, source: &str) -> Value {
     json!({"type": "video:cover", "hash": hash, "source": source})
@@ -479,24 +480,58 @@ async fn concurrent_creates_share_one_job(backend: Backend) {
 
 async fn media_deletion_is_scoped(backend: Backend) {
     let Some(env) = TestEnv::new(backend) else { return };
-    let doomed = ["videos/cl/clip1/cover.jpg", "videos/cl/clip1/video/r360_h264/seg_1.m4s", "images/cl/clip1/thumb.webp"];
+    let clip1_keys = ["videos/cl/clip1/cover.jpg", "videos/cl/clip1/video/r360_h264/seg_1.m4s", "images/cl/clip1/thumb.webp"];
     // Neighbours: a hash that extends "clip1", another hash in the same folder prefix, a short hash.
-    let kept = ["videos/cl/clip10/cover.jpg", "images/cl/clip10/thumb.webp", "videos/cl/clip2/cover.jpg", "videos/cl/cl/cover.jpg"];
-    for key in doomed.iter().chain(&kept) {
+    let neighbour_keys = ["videos/cl/clip10/cover.jpg", "images/cl/clip10/thumb.webp", "videos/cl/clip2/cover.jpg", "videos/cl/cl/cover.jpg"];
+    for key in clip1_keys.iter().chain(&neighbour_keys) {
         env.put_media(key, key.as_bytes()).await;
     }
     let server = env.start(&[("MODE", "server")]).await;
 
     let response = server.api(Method::DELETE, "/api/media/clip1").send().await.unwrap();
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
-    for key in doomed {
+    for key in clip1_keys {
         assert!(!env.media_exists(key).await, "{key} survived the delete");
     }
-    for key in kept {
+    for key in neighbour_keys {
         assert!(env.media_exists(key).await, "{key} was deleted with clip1");
     }
 
     // A hash without any media or jobs is deleted successfully too.
     let response = server.api(Method::DELETE, "/api/media/never-seen").send().await.unwrap();
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
+}
+
+/// A `MODE=server` process takes the requests and a `MODE=worker` process on the same data
+/// directory runs the jobs.
+async fn split_server_and_worker(backend: Backend) {
+    let Some(video) = fixture(VIDEO_FIXTURE) else { return };
+    let Some(env) = TestEnv::new(backend) else { return };
+    env.put_source("uploads/clip.mp4", &video).await;
+    let server = env.start(&[("MODE", "server")]).await;
+    let worker = env.start(&[("MODE", "worker")]).await;
+
+    // The worker process answers probes and metrics only.
+    assert_eq!(worker.get("/healthz").await.status(), StatusCode::OK);
+    for path in ["/readyz", "/api/jobs/x", &signer().thumb_path(&ObjectKey::parse("videos/cl/clip1/cover.jpg").unwrap())] {
+        let response = worker.api(Method::GET, path).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "worker {path}");
+    }
+
+    let (status, created) = server.post_json("/api/jobs", &cover_request("split1", "uploads/clip.mp4")).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{created}");
+    let id = job_id(&created["job_id"]);
+    let job = server.wait_for_status(&id, &["completed", "failed"], JOB_TIMEOUT).await;
+    assert_eq!(job["status"], "completed", "{job}");
+
+    let cover_key = ObjectKey::parse("videos/sp/split1/cover.jpg").unwrap();
+    let response = server.get(&signer().thumb_path(&cover_key)).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.bytes().await.unwrap().len() as u64, job["results"]["size"].as_u64().unwrap());
+
+    // The job ran in the worker process: only its metrics count it.
+    let worker_metrics = worker.get("/metrics").await.text().await.unwrap();
+    assert!(worker_metrics.contains("vylux_worker_tasks_total{result=\"success\",task_type=\"video:cover\"} 1"), "{worker_metrics}");
+    let server_metrics = server.get("/metrics").await.text().await.unwrap();
+    assert!(!server_metrics.contains("task_type=\"video:cover\""), "{server_metrics}");
 }
