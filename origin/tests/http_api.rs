@@ -502,8 +502,8 @@ async fn media_deletion_is_scoped(backend: Backend) {
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
 }
 
-/// A `MODE=server` process takes the requests and a `MODE=worker` process on the same data
-/// directory runs the jobs.
+/// Checks that a `MODE=server` process takes the requests and a `MODE=worker` process on the
+/// same data directory runs the jobs.
 async fn split_server_and_worker(backend: Backend) {
     let Some(video) = fixture(VIDEO_FIXTURE) else { return };
     let Some(env) = TestEnv::new(backend) else { return };
@@ -511,7 +511,7 @@ async fn split_server_and_worker(backend: Backend) {
     let server = env.start(&[("MODE", "server")]).await;
     let worker = env.start(&[("MODE", "worker")]).await;
 
-    // The worker process answers probes and metrics only.
+    // The worker process serves probes and metrics only.
     assert_eq!(worker.get("/healthz").await.status(), StatusCode::OK);
     for path in ["/readyz", "/api/jobs/x", &signer().thumb_path(&ObjectKey::parse("videos/cl/clip1/cover.jpg").unwrap())] {
         let response = worker.api(Method::GET, path).send().await.unwrap();
