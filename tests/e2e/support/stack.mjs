@@ -6,7 +6,7 @@
 
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
 
@@ -331,8 +331,17 @@ export class Stack {
       .join('\n');
   }
 
+  /**
+   * Stops every service and deletes the run's folder (data, buckets, logs) unless
+   * VYLUX_E2E_KEEP_TEMP=1, which keeps it for debugging and prints where it is.
+   */
   async stop() {
     await stopAll();
+    if (process.env.VYLUX_E2E_KEEP_TEMP === '1') {
+      console.log(`notice: kept the end-to-end run's files in ${this.dir}`);
+    } else {
+      rmSync(this.dir, { recursive: true, force: true });
+    }
   }
 }
 
