@@ -424,6 +424,15 @@ async fn s3_outage_is_reported() {
     assert_eq!(status, StatusCode::BAD_GATEWAY, "{body}");
     assert_eq!(body, json!({"message": "source storage unavailable"}));
 
+    // Media deletion cannot be confirmed, so it asks the caller to retry.
+    let response = server.api(Method::DELETE, "/api/media/outage1").send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(header(&response, "cache-control"), Some("no-store"));
+    let (_, body) = json_response(response).await;
+    assert_eq!(body["retryable"], true, "{body}");
+    assert_eq!(body["failed_stages"], json!(["media"]), "{body}");
+    assert!(body["message"].as_str().is_some_and(|message| !message.is_empty()), "{body}");
+
     let logs = server.logs().join("\n");
     assert!(!logs.contains(s3_support::SECRET_KEY), "the S3 secret key appears in the logs");
 }
