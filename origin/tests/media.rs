@@ -496,3 +496,63 @@ fn every_video_fixture_opt_in() {
         );
     }
 }
+
+/// Returns the display-matrix rotation ffprobe reads from a file's first video stream, 0 if none.
+fn display_rotation(path: &Path) -> i64 {
+    let output = Command::new("ffprobe")
+        .args(["-v", "error", "-select_streams", "v:0", "-show_entries", "stream_side_data=rotation", "-of", "csv=p=0"])
+        .arg(path)
+        .output()
+        .expect("ffprobe runs");
+    let text = String::from_utf8(output.stdout).unwrap();
+    text.split(|c: char| !(c.is_ascii_digit() || c == '-')).find_map(|part| part.parse().ok()).unwrap_or(0)
+}
+
+/// Returns the mean luma of an image as ffmpeg's `signalstats` reports it.
+fn mean_luma(path: &Path) -> f64 {
+    let movie = format!("movie={},signalstats", path.display());
+    let output = Command::new("ffprobe")
+        .args(["-v", "error", "-f", "lavfi", &movie, "-show_entries", "frame_tags=lavfi.signalstats.YAVG", "-of", "csv=p=0"])
+        .output()
+        .expect("ffprobe runs");
+    let text = String::from_utf8(output.stdout).unwrap();
+    text.trim().lines().next().and_then(|line| line.trim().parse().ok()).unwrap_or_else(|| panic!("no YAVG in {text:?}"))
+}
+
+#[test]
+fn rotated_renditions_carry_no_display_rotation() {
+    if !has_tool("ffprobe") {
+        return;
+    }
+    let Some(path) = fixture("phone-ipad2-h264-aac-568x320-rot180.mov") else { return };
+    assert_ne!(display_rotation(&path), 0, "the fixture itself should carry a rotation");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("package");
+    media::transcode_hls(&path, &out, &quick_config(None), &|_| {}).unwrap();
+    // The frames are already turned upright, so a display matrix would make players turn them again.
+    let init = out.join("video/r240_h264/init.mp4");
+    assert_eq!(display_rotation(&init), 0, "{} carries a rotation", init.display());
+}
+
+#[test]
+fn cover_luma_matches_ffmpeg_frame() {
+    if !has_tool("ffmpeg") || !has_tool("ffprobe") {
+        return;
+    }
+    let Some(path) = fixture("h264-aac-640x360-25fps-5s.mp4") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let ours = dir.path().join("cover.jpg");
+    media::extract_cover(&path, &CoverOptions::default(), &ours).unwrap();
+    let reference = dir.path().join("reference.jpg");
+    let status = Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-ss", "1", "-i"])
+        .arg(&path)
+        .args(["-frames:v", "1"])
+        .arg(&reference)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    // A cover written without expanding limited-range video is about 18 levels brighter here.
+    let difference = (mean_luma(&ours) - mean_luma(&reference)).abs();
+    assert!(difference < 4.0, "cover luma differs from ffmpeg's frame by {difference:.1}");
+}

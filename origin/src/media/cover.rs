@@ -146,12 +146,21 @@ fn encode_jpeg(frame: &gst::Sample, quality: i32) -> Result<Vec<u8>, MediaError>
 
     let pipeline = gst::Pipeline::new();
     let appsrc = gst_app::AppSrc::builder().caps(&caps).format(gst::Format::Time).build();
-    let convert = make("videoconvert")?;
+    // jpegenc writes YUV samples as they are, and JFIF means full range, so limited-range video
+    // must be expanded first or the cover comes out washed out. Going through RGB makes
+    // videoconvert apply the range; a direct I420 to I420 link passes the samples through.
+    let to_rgb = make("videoconvert")?;
+    let rgb = caps_filter(gst::Caps::builder("video/x-raw").field("format", "RGB").build())?;
+    let to_yuv = make("videoconvert")?;
+    let full_range_yuv = caps_filter(
+        gst::Caps::builder("video/x-raw").field("format", "I420").field("colorimetry", "1:4:0:0").build(),
+    )?;
     let encoder = make("jpegenc")?;
     encoder.set_property("quality", quality);
     let appsink = gst_app::AppSink::builder().sync(false).build();
-    pipeline.add_many([appsrc.upcast_ref(), &convert, &encoder, appsink.upcast_ref()])?;
-    gst::Element::link_many([appsrc.upcast_ref(), &convert, &encoder, appsink.upcast_ref()])?;
+    let chain = [appsrc.upcast_ref(), &to_rgb, &rgb, &to_yuv, &full_range_yuv, &encoder, appsink.upcast_ref()];
+    pipeline.add_many(chain)?;
+    gst::Element::link_many(chain)?;
 
     let result = (|| {
         pipeline.set_state(gst::State::Playing)?;

@@ -98,9 +98,31 @@ pub(crate) fn link_decoded_pads(
 }
 
 /// Creates a `videoflip` that turns frames of the given orientation upright.
+///
+/// The flip also strips the `image-orientation` tag from the events it passes on. Otherwise
+/// muxers downstream (`cmafmux` writes it as the track's display matrix) would tell players to
+/// rotate frames that are already upright, and a 180° source would play upside down.
 pub(crate) fn upright_flip(orientation: Orientation) -> Result<gst::Element, MediaError> {
     let flip = make("videoflip")?;
     flip.set_property_from_str("video-direction", orientation.flip_method());
+    let src = flip.static_pad("src").ok_or_else(|| MediaError::pipeline("videoflip has no src pad"))?;
+    src.add_probe(gst::PadProbeType::EVENT_DOWNSTREAM, |_, info| {
+        let replacement = match &info.data {
+            Some(gst::PadProbeData::Event(event)) => match event.view() {
+                gst::EventView::Tag(tag) if tag.tag().get::<gst::tags::ImageOrientation>().is_some() => {
+                    let mut tags = tag.tag_owned();
+                    tags.make_mut().remove::<gst::tags::ImageOrientation>();
+                    Some(gst::event::Tag::new(tags))
+                }
+                _ => None,
+            },
+            _ => None,
+        };
+        if let Some(event) = replacement {
+            info.data = Some(gst::PadProbeData::Event(event));
+        }
+        gst::PadProbeReturn::Ok
+    });
     Ok(flip)
 }
 
