@@ -13,7 +13,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use server_support::{fixture, header, json_response, patterned_bytes, raw_request, signer, Backend, Server, TestEnv, API_KEY};
+use server_support::{
+    fixture, header, json_response, patterned_bytes, raw_request, signer, Backend, Server, TestEnv, API_KEY,
+};
 use vylux_common::ObjectKey;
 
 const VIDEO_FIXTURE: &str = "h264-aac-640x360-25fps-5s.mp4";
@@ -94,7 +96,8 @@ async fn api_key_is_required(backend: Backend) {
 
         let wrong_keys = [&API_KEY[..API_KEY.len() - 1], "", "x"];
         for wrong in wrong_keys {
-            let response = server.request(method.clone(), path).header("X-API-Key", wrong).json(&body).send().await.unwrap();
+            let response =
+                server.request(method.clone(), path).header("X-API-Key", wrong).json(&body).send().await.unwrap();
             let (status, message) = json_response(response).await;
             assert_eq!(status, StatusCode::UNAUTHORIZED, "{method} {path} with key {wrong:?}");
             assert_eq!(message, json!({"message": "invalid API key"}), "{method} {path}");
@@ -146,7 +149,8 @@ async fn job_lifecycle(backend: Backend) {
     assert_eq!(again, json!({"job_id": clip_job, "hash": "clip1", "status": "queued"}));
 
     // The structured video route maps a cover-only pipeline onto the same internal job.
-    let (status, structured) = server.post_json("/api/video/jobs", &video_cover_request("clip1", "uploads/clip.mp4")).await;
+    let (status, structured) =
+        server.post_json("/api/video/jobs", &video_cover_request("clip1", "uploads/clip.mp4")).await;
     assert_eq!(status, StatusCode::OK, "{structured}");
     assert_eq!(structured["job_id"], clip_job.as_str());
 
@@ -166,7 +170,8 @@ async fn job_lifecycle(backend: Backend) {
     assert_ne!(later_job, clip_job);
 
     // Another hash is another job, and that job's media must survive deleting clip1.
-    let (status, other_created) = server.post_json("/api/video/jobs", &video_cover_request("clip2", "uploads/clip.mp4")).await;
+    let (status, other_created) =
+        server.post_json("/api/video/jobs", &video_cover_request("clip2", "uploads/clip.mp4")).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{other_created}");
     let other_job = job_id(&other_created["job_id"]);
 
@@ -174,7 +179,11 @@ async fn job_lifecycle(backend: Backend) {
     let job = server.job(&clip_job).await;
     let mut fields: Vec<&str> = job.as_object().unwrap().keys().map(String::as_str).collect();
     fields.sort_unstable();
-    assert_eq!(fields, ["callback_status", "created_at", "hash", "job_id", "progress", "status", "type", "updated_at"], "{job}");
+    assert_eq!(
+        fields,
+        ["callback_status", "created_at", "hash", "job_id", "progress", "status", "type", "updated_at"],
+        "{job}"
+    );
     assert_eq!(job["job_id"], clip_job.as_str());
     assert_eq!(job["type"], "video:cover");
     assert_eq!(job["hash"], "clip1");
@@ -232,7 +241,11 @@ async fn job_lifecycle(backend: Backend) {
     assert_eq!(header(&response, "content-type"), Some("image/jpeg"));
     let cover = response.bytes().await.unwrap();
     let reported_sizes = [size, later["results"]["size"].as_u64().unwrap_or_default()];
-    assert!(reported_sizes.contains(&(cover.len() as u64)), "served {} bytes, results report {reported_sizes:?}", cover.len());
+    assert!(
+        reported_sizes.contains(&(cover.len() as u64)),
+        "served {} bytes, results report {reported_sizes:?}",
+        cover.len()
+    );
     assert_eq!(&cover[..3], [0xFF, 0xD8, 0xFF], "the cover is not a JPEG");
 
     let other = server.wait_for_status(&other_job, &["completed", "failed"], JOB_TIMEOUT).await;
@@ -339,7 +352,11 @@ async fn create_rate_limit(backend: Backend) {
     // Creates through both routes, and rejected requests, all count against one bucket.
     for index in 0..30 {
         let response = if index % 3 == 0 {
-            server.api(Method::POST, "/api/video/jobs").json(&video_cover_request("rate1", "uploads/clip.mp4")).send().await
+            server
+                .api(Method::POST, "/api/video/jobs")
+                .json(&video_cover_request("rate1", "uploads/clip.mp4"))
+                .send()
+                .await
         } else if index % 3 == 1 {
             server.api(Method::POST, "/api/jobs").json(&cover_request("rate1", "uploads/clip.mp4")).send().await
         } else {
@@ -349,7 +366,8 @@ async fn create_rate_limit(backend: Backend) {
         assert_ne!(status, StatusCode::TOO_MANY_REQUESTS, "request {} was limited", index + 1);
     }
 
-    let response = server.api(Method::POST, "/api/jobs").json(&cover_request("rate2", "uploads/clip.mp4")).send().await.unwrap();
+    let response =
+        server.api(Method::POST, "/api/jobs").json(&cover_request("rate2", "uploads/clip.mp4")).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
     let retry_after: u64 = header(&response, "retry-after").expect("Retry-After").parse().expect("whole seconds");
     assert!((1..=60).contains(&retry_after), "Retry-After {retry_after}");
@@ -358,13 +376,19 @@ async fn create_rate_limit(backend: Backend) {
     assert_eq!(body, json!({"message": "Too Many Requests"}));
 
     // Retries share the bucket; reading jobs does not.
-    let response = server.api(Method::POST, "/api/jobs/00000000-0000-0000-0000-000000000000/retry").send().await.unwrap();
+    let response =
+        server.api(Method::POST, "/api/jobs/00000000-0000-0000-0000-000000000000/retry").send().await.unwrap();
     assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
     let response = server.api(Method::GET, "/api/jobs/00000000-0000-0000-0000-000000000000").send().await.unwrap();
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
 
     // Unauthenticated requests are rejected before they reach the limiter.
-    let response = server.request(Method::POST, "/api/jobs").json(&cover_request("rate3", "uploads/clip.mp4")).send().await.unwrap();
+    let response = server
+        .request(Method::POST, "/api/jobs")
+        .json(&cover_request("rate3", "uploads/clip.mp4"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
 }
 
@@ -375,46 +399,81 @@ async fn bad_input_is_rejected(backend: Backend) {
 
     // (route, body, expected message or message prefix ending in '*'). Every create counts against
     // the limit of 30 per minute, so this list and the creates below stay under 30 together.
-    let cases: Vec<(&str, String, String)> = vec![
-        ("/api/jobs", "{\"type\":".to_owned(), "invalid JSON body*".to_owned()),
-        ("/api/jobs", String::new(), "invalid JSON body*".to_owned()),
-        ("/api/jobs", "[]".to_owned(), "invalid JSON body*".to_owned()),
-        ("/api/jobs", "null".to_owned(), "invalid JSON body*".to_owned()),
-        ("/api/jobs", json!({"type": "video:cover", "hash": "h1", "source": "uploads/clip.mp4", "extra": 1}).to_string(), "invalid JSON body*".to_owned()),
-        ("/api/jobs", json!({"type": "video:cover", "hash": 7, "source": "uploads/clip.mp4"}).to_string(), "invalid JSON body*".to_owned()),
-        ("/api/jobs", json!({"type": "video:cover", "hash": "h1", "source": ["uploads/clip.mp4"]}).to_string(), "invalid JSON body*".to_owned()),
-        ("/api/jobs", json!({"type": "video:boom", "hash": "h1", "source": "uploads/clip.mp4"}).to_string(), "unsupported job type: \"video:boom\"".to_owned()),
-        ("/api/jobs", json!({"type": "video:cover", "source": "uploads/clip.mp4"}).to_string(), "hash is required".to_owned()),
-        ("/api/jobs", json!({"type": "video:cover", "hash": "h1"}).to_string(), "source is required".to_owned()),
-        ("/api/jobs", json!({"type": "video:cover", "hash": "../h1", "source": "uploads/clip.mp4"}).to_string(), "invalid hash*".to_owned()),
-        ("/api/jobs", json!({"type": "video:cover", "hash": "h1", "source": "../etc/passwd"}).to_string(), "invalid source*".to_owned()),
-        ("/api/jobs", json!({"type": "video:cover", "hash": "h1", "source": "uploads/clip.mp4", "options": {"timestamp_sec": "2"}}).to_string(), "invalid options*".to_owned()),
-        ("/api/jobs", json!({"type": "video:cover", "hash": "h1", "source": "uploads/clip.mp4", "callback_url": "ftp://example.test/hook"}).to_string(), "callback_url must use http:// or https://".to_owned()),
-        ("/api/jobs", json!({"type": "video:cover", "hash": "h1", "source": "uploads/clip.mp4", "callback_url": "https:///callback"}).to_string(), "callback_url must include a host".to_owned()),
-        ("/api/video/jobs", "{".to_owned(), "invalid JSON body*".to_owned()),
-        ("/api/video/jobs", json!({"source": {"hash": "h1", "key": "uploads/clip.mp4", "bucket": "x"}}).to_string(), "invalid JSON body*".to_owned()),
-        ("/api/video/jobs", json!({"source": {"hash": "h1", "key": "uploads/clip.mp4"}, "pipeline": {"cover": {"enabled": "yes"}}}).to_string(), "invalid JSON body*".to_owned()),
-        ("/api/video/jobs", json!({"type": "video:cover", "source": {"hash": "h1", "key": "uploads/clip.mp4"}}).to_string(), "video create requests must use the /api/video/jobs contract (source, pipeline, delivery); field \"type\" is not accepted".to_owned()),
-        ("/api/video/jobs", json!({"source": {"hash": "h1", "key": "uploads/clip.mp4"}, "pipeline": {"transcode": {}}}).to_string(), "pipeline.transcode is not part of the public contract; use pipeline.package.hls".to_owned()),
-        ("/api/video/jobs", json!({"source": {"hash": "h1", "key": "uploads/clip.mp4"}, "pipeline": {"cover": {"enabled": false}}}).to_string(), "no deliverables enabled".to_owned()),
-        ("/api/video/jobs", json!({"source": {"hash": "h1", "key": "uploads/clip.mp4"}, "pipeline": {"cover": {"enabled": true}, "package": {"hls": {"enabled": true}}}}).to_string(), "supported combinations are cover only, preview only, package.hls only, or cover+preview+package.hls".to_owned()),
-        ("/api/video/jobs", json!({"source": {"hash": "h1"}}).to_string(), "source.key is required".to_owned()),
+    const JOBS: &str = "/api/jobs";
+    const VIDEO: &str = "/api/video/jobs";
+    const BAD_JSON: &str = "invalid JSON body*";
+    // A valid legacy cover request with `changes` applied; a null value removes the field.
+    let legacy = |changes: Value| {
+        let mut body = cover_request("h1", "uploads/clip.mp4");
+        for (field, value) in changes.as_object().unwrap() {
+            match value {
+                Value::Null => body.as_object_mut().unwrap().remove(field),
+                _ => body.as_object_mut().unwrap().insert(field.clone(), value.clone()),
+            };
+        }
+        body.to_string()
+    };
+    let video = |pipeline: Value| json!({"source": {"hash": "h1", "key": "uploads/clip.mp4"}, "pipeline": pipeline});
+    let cases: Vec<(&str, String, &str)> = vec![
+        (JOBS, "{\"type\":".to_owned(), BAD_JSON),
+        (JOBS, String::new(), BAD_JSON),
+        (JOBS, "[]".to_owned(), BAD_JSON),
+        (JOBS, "null".to_owned(), BAD_JSON),
+        (JOBS, legacy(json!({"extra": 1})), BAD_JSON),
+        (JOBS, legacy(json!({"hash": 7})), BAD_JSON),
+        (JOBS, legacy(json!({"source": ["uploads/clip.mp4"]})), BAD_JSON),
+        (JOBS, legacy(json!({"type": "video:boom"})), "unsupported job type: \"video:boom\""),
+        (JOBS, legacy(json!({"hash": null})), "hash is required"),
+        (JOBS, legacy(json!({"source": null})), "source is required"),
+        (JOBS, legacy(json!({"hash": "../h1"})), "invalid hash*"),
+        (JOBS, legacy(json!({"source": "../etc/passwd"})), "invalid source*"),
+        (JOBS, legacy(json!({"options": {"timestamp_sec": "2"}})), "invalid options*"),
+        (JOBS, legacy(json!({"callback_url": "ftp://example.test/hook"})), "callback_url must use http:// or https://"),
+        (JOBS, legacy(json!({"callback_url": "https:///callback"})), "callback_url must include a host"),
+        (VIDEO, "{".to_owned(), BAD_JSON),
+        (VIDEO, json!({"source": {"hash": "h1", "key": "uploads/clip.mp4", "bucket": "x"}}).to_string(), BAD_JSON),
+        (VIDEO, video(json!({"cover": {"enabled": "yes"}})).to_string(), BAD_JSON),
+        (
+            VIDEO,
+            json!({"type": "video:cover", "source": {"hash": "h1", "key": "uploads/clip.mp4"}}).to_string(),
+            "video create requests must use the /api/video/jobs contract (source, pipeline, delivery); \
+             field \"type\" is not accepted",
+        ),
+        (
+            VIDEO,
+            video(json!({"transcode": {}})).to_string(),
+            "pipeline.transcode is not part of the public contract; use pipeline.package.hls",
+        ),
+        (VIDEO, video(json!({"cover": {"enabled": false}})).to_string(), "no deliverables enabled"),
+        (
+            VIDEO,
+            video(json!({"cover": {"enabled": true}, "package": {"hls": {"enabled": true}}})).to_string(),
+            "supported combinations are cover only, preview only, package.hls only, or cover+preview+package.hls",
+        ),
+        (VIDEO, json!({"source": {"hash": "h1"}}).to_string(), "source.key is required"),
     ];
     for (route, body, expected) in &cases {
-        let response = server.api(Method::POST, route).header("Content-Type", "application/json").body(body.clone()).send().await.unwrap();
+        let response = server
+            .api(Method::POST, route)
+            .header("Content-Type", "application/json")
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
         assert_eq!(header(&response, "cache-control"), Some("no-store"), "{route} {body}");
         let (status, reply) = json_response(response).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{route} {body}: {reply}");
         let message = reply["message"].as_str().unwrap_or_else(|| panic!("{route} {body}: {reply}"));
         match expected.strip_suffix('*') {
             Some(prefix) => assert!(message.starts_with(prefix), "{route} {body}: message {message:?}"),
-            None => assert_eq!(message, expected, "{route} {body}"),
+            None => assert_eq!(message, *expected, "{route} {body}"),
         }
     }
 
     // A body over 64 KiB, valid JSON otherwise.
     let padding = "a".repeat(70 * 1024);
-    let oversized = json!({"type": "video:cover", "hash": "h1", "source": "uploads/clip.mp4", "callback_url": format!("http://127.0.0.1/{padding}")});
+    let mut oversized = cover_request("h1", "uploads/clip.mp4");
+    oversized["callback_url"] = json!(format!("http://127.0.0.1/{padding}"));
     for route in ["/api/jobs", "/api/video/jobs"] {
         let (status, body) = server.post_json(route, &oversized).await;
         assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{route}");
@@ -480,9 +539,15 @@ async fn concurrent_creates_share_one_job(backend: Backend) {
 
 async fn media_deletion_is_scoped(backend: Backend) {
     let Some(env) = TestEnv::new(backend) else { return };
-    let clip1_keys = ["videos/cl/clip1/cover.jpg", "videos/cl/clip1/video/r360_h264/seg_1.m4s", "images/cl/clip1/thumb.webp"];
+    let clip1_keys =
+        ["videos/cl/clip1/cover.jpg", "videos/cl/clip1/video/r360_h264/seg_1.m4s", "images/cl/clip1/thumb.webp"];
     // Neighbours: a hash that extends "clip1", another hash in the same folder prefix, a short hash.
-    let neighbour_keys = ["videos/cl/clip10/cover.jpg", "images/cl/clip10/thumb.webp", "videos/cl/clip2/cover.jpg", "videos/cl/cl/cover.jpg"];
+    let neighbour_keys = [
+        "videos/cl/clip10/cover.jpg",
+        "images/cl/clip10/thumb.webp",
+        "videos/cl/clip2/cover.jpg",
+        "videos/cl/cl/cover.jpg",
+    ];
     for key in clip1_keys.iter().chain(&neighbour_keys) {
         env.put_media(key, key.as_bytes()).await;
     }
@@ -513,7 +578,9 @@ async fn split_server_and_worker(backend: Backend) {
 
     // The worker process serves probes and metrics only.
     assert_eq!(worker.get("/healthz").await.status(), StatusCode::OK);
-    for path in ["/readyz", "/api/jobs/x", &signer().thumb_path(&ObjectKey::parse("videos/cl/clip1/cover.jpg").unwrap())] {
+    for path in
+        ["/readyz", "/api/jobs/x", &signer().thumb_path(&ObjectKey::parse("videos/cl/clip1/cover.jpg").unwrap())]
+    {
         let response = worker.api(Method::GET, path).send().await.unwrap();
         assert_eq!(response.status(), StatusCode::NOT_FOUND, "worker {path}");
     }
@@ -531,7 +598,10 @@ async fn split_server_and_worker(backend: Backend) {
 
     // The job ran in the worker process: only its metrics count it.
     let worker_metrics = worker.get("/metrics").await.text().await.unwrap();
-    assert!(worker_metrics.contains("vylux_worker_tasks_total{result=\"success\",task_type=\"video:cover\"} 1"), "{worker_metrics}");
+    assert!(
+        worker_metrics.contains("vylux_worker_tasks_total{result=\"success\",task_type=\"video:cover\"} 1"),
+        "{worker_metrics}"
+    );
     let server_metrics = server.get("/metrics").await.text().await.unwrap();
     assert!(!server_metrics.contains("task_type=\"video:cover\""), "{server_metrics}");
 }

@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use serde_json::json;
 use server_support::{
-    header, json_response, serve_command, Server, API_KEY, ENCRYPTION_KEY, HMAC_SECRET, KEY_TOKEN_SECRET, WEBHOOK_SECRET,
+    header, json_response, serve_command, Server, API_KEY, ENCRYPTION_KEY, HMAC_SECRET, KEY_TOKEN_SECRET,
+    WEBHOOK_SECRET,
 };
 
 /// Maximum time a rejected configuration may take to exit.

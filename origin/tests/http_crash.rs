@@ -83,7 +83,10 @@ async fn crash_loses_no_job(backend: Backend) {
             interrupted = Some(running[0].id.clone());
             break;
         }
-        server_support::notice(&format!("kill {attempt} found {} running and {waiting} queued jobs; trying again", running.len()));
+        server_support::notice(&format!(
+            "kill {attempt} found {} running and {waiting} queued jobs; trying again",
+            running.len()
+        ));
     }
     let interrupted = interrupted.expect("no kill landed while one job was running and others were queued");
 
@@ -118,7 +121,12 @@ async fn crash_loses_no_job(backend: Backend) {
         *deliveries_per_job.entry(id).or_default() += 1;
     }
     for id in &ids {
-        assert_eq!(deliveries_per_job.get(id), Some(&1), "job {id} was reported {:?} times", deliveries_per_job.get(id));
+        assert_eq!(
+            deliveries_per_job.get(id),
+            Some(&1),
+            "job {id} was reported {:?} times",
+            deliveries_per_job.get(id)
+        );
     }
     assert_eq!(deliveries_per_job.len(), JOB_COUNT, "deliveries for unknown jobs: {deliveries_per_job:?}");
     for id in &ids {

@@ -59,7 +59,9 @@ fn key(text: &str) -> ObjectKey {
 /// not look inside objects, so the tests need not skip without fixtures.
 fn media_bytes(fixture: &str, fallback_len: usize, seed: u32) -> Vec<u8> {
     let folder = server_support::fixtures_dir();
-    folder.and_then(|folder| std::fs::read(folder.join(fixture)).ok()).unwrap_or_else(|| patterned_bytes(fallback_len, seed))
+    folder
+        .and_then(|folder| std::fs::read(folder.join(fixture)).ok())
+        .unwrap_or_else(|| patterned_bytes(fallback_len, seed))
 }
 
 /// Starts an environment and a server with the delivery objects in place; `None` when the backend
@@ -70,7 +72,9 @@ async fn setup(backend: Backend) -> Option<(TestEnv, Server, Objects)> {
         thumb: media_bytes("png-rgba-alpha.png", 26_000, 1),
         cover: media_bytes("phone-iphone6s-jpeg-600x800.jpg", 40_000, 2),
         original: media_bytes("png-palette-8bit.png", 9_000, 3),
-        playlist: b"#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-STREAM-INF:BANDWIDTH=500000,RESOLUTION=640x360\nvideo/r360_h264/playlist.m3u8\n".to_vec(),
+        playlist: b"#EXTM3U\n#EXT-X-VERSION:7\n\
+            #EXT-X-STREAM-INF:BANDWIDTH=500000,RESOLUTION=640x360\nvideo/r360_h264/playlist.m3u8\n"
+            .to_vec(),
         segment: patterned_bytes(70_000, 4),
         init: patterned_bytes(1_200, 5),
     };
@@ -165,7 +169,8 @@ async fn thumb_rejects_bad_signatures(backend: Backend) {
     assert_error(server.get(&moved).await, StatusCode::FORBIDDEN, "invalid signature").await;
 
     // Signatures are lower-case hex; the upper-case spelling of a valid one is rejected.
-    let upper = format!("/thumb/{}/{}", signer.sign_thumb(&key(THUMB_KEY)).to_ascii_uppercase(), key(THUMB_KEY).escaped());
+    let upper =
+        format!("/thumb/{}/{}", signer.sign_thumb(&key(THUMB_KEY)).to_ascii_uppercase(), key(THUMB_KEY).escaped());
     assert_error(server.get(&upper).await, StatusCode::FORBIDDEN, "invalid signature").await;
 
     // A correctly signed key with no object behind it.
@@ -243,7 +248,8 @@ async fn head_requests(backend: Backend) {
         assert!(response.bytes().await.unwrap().is_empty(), "{path}: HEAD returned a body");
     }
 
-    let response = server.request(Method::HEAD, &signer.thumb_path(&key("images/ab/x/missing.png"))).send().await.unwrap();
+    let response =
+        server.request(Method::HEAD, &signer.thumb_path(&key("images/ab/x/missing.png"))).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
     assert_eq!(header(&response, "cache-control"), Some("no-store"));
     assert!(response.bytes().await.unwrap().is_empty());
@@ -315,7 +321,8 @@ async fn conditional_requests(backend: Backend) {
         assert!(response.bytes().await.unwrap().is_empty());
     }
 
-    let response = server.request(Method::GET, &path).header("If-None-Match", "\"something-else\"").send().await.unwrap();
+    let response =
+        server.request(Method::GET, &path).header("If-None-Match", "\"something-else\"").send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.bytes().await.unwrap(), objects.cover);
 
@@ -406,7 +413,8 @@ async fn s3_outage_is_reported() {
     assert_eq!(body["error"], "readiness checks failed", "{body}");
     let checks = body["checks"].as_array().expect("a list of checks");
     let status_of = |name: &str| {
-        let check = checks.iter().find(|check| check["name"] == name).unwrap_or_else(|| panic!("no check {name}: {body}"));
+        let check =
+            checks.iter().find(|check| check["name"] == name).unwrap_or_else(|| panic!("no check {name}: {body}"));
         (check["status"].as_str().unwrap().to_owned(), check.get("error").cloned())
     };
     for failed in ["source storage", "media storage"] {
@@ -451,7 +459,11 @@ async fn unusual_objects(backend: Backend) {
     assert_eq!(response.bytes().await.unwrap(), odd_bytes);
 
     // Types come from the extension, in any case, and default to application/octet-stream.
-    for (source_key, content_type) in [("uploads/blob.bin", "application/octet-stream"), ("uploads/noext", "application/octet-stream"), ("uploads/PHOTO.JPG", "image/jpeg")] {
+    for (source_key, content_type) in [
+        ("uploads/blob.bin", "application/octet-stream"),
+        ("uploads/noext", "application/octet-stream"),
+        ("uploads/PHOTO.JPG", "image/jpeg"),
+    ] {
         env.put_source(source_key, b"some bytes").await;
         let response = server.get(&signer.original_path(&key(source_key))).await;
         assert_eq!(response.status(), StatusCode::OK, "{source_key}");
@@ -477,7 +489,8 @@ async fn unusual_objects(backend: Backend) {
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.bytes().await.unwrap(), large);
     let (first, last) = (65_000, 2_100_000);
-    let response = server.request(Method::GET, &large_path).header("Range", format!("bytes={first}-{last}")).send().await.unwrap();
+    let response =
+        server.request(Method::GET, &large_path).header("Range", format!("bytes={first}-{last}")).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::PARTIAL_CONTENT);
     assert_eq!(response.bytes().await.unwrap(), &large[first..=last]);
 

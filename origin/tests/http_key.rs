@@ -23,7 +23,8 @@ use vylux_origin::store::{JobStore, StoreConfig};
 const KEYED_HASH: &str = "movie-2026-04-01";
 /// Hash without a content key.
 const PLAIN_HASH: &str = "plain-2026-04-01";
-const CONTENT_KEY: [u8; 16] = [0x3c, 0x91, 0x07, 0xe2, 0x55, 0xaa, 0x10, 0x6f, 0xd4, 0x28, 0xb1, 0x99, 0x0e, 0x7d, 0x42, 0xc8];
+const CONTENT_KEY: [u8; 16] =
+    [0x3c, 0x91, 0x07, 0xe2, 0x55, 0xaa, 0x10, 0x6f, 0xd4, 0x28, 0xb1, 0x99, 0x0e, 0x7d, 0x42, 0xc8];
 /// Requests one token may make per minute.
 const KEY_RATE_LIMIT: usize = 120;
 
@@ -69,7 +70,10 @@ async fn start_with_key(env: &TestEnv) -> Server {
     let store = JobStore::open_in_data_dir(env.data_dir(), StoreConfig::default()).await.expect("open the job store");
     let keks = KekSet::from_config(Some(ENCRYPTION_KEY), None, None).expect("a valid KEK");
     let wrapped = keks.wrap(KEYED_HASH, &ContentKeyBytes::from_bytes(CONTENT_KEY)).expect("wrap the key");
-    store.put_key(&hash(KEYED_HASH), &wrapped.ciphertext, &wrapped.nonce, &wrapped.kek_version).await.expect("store the key");
+    store
+        .put_key(&hash(KEYED_HASH), &wrapped.ciphertext, &wrapped.nonce, &wrapped.kek_version)
+        .await
+        .expect("store the key");
     store.close().await;
     env.start(&[("MODE", "server")]).await
 }
@@ -134,17 +138,25 @@ async fn key_is_served_to_token_holders(backend: Backend) {
     assert!(response.status().is_success(), "preflight returned {}", response.status());
     assert_eq!(header(&response, "access-control-allow-origin"), Some("*"));
     let allowed_headers = header(&response, "access-control-allow-headers").unwrap_or_default().to_ascii_lowercase();
-    assert!(allowed_headers.split(',').any(|name| name.trim() == "authorization"), "allowed headers: {allowed_headers:?}");
+    assert!(
+        allowed_headers.split(',').any(|name| name.trim() == "authorization"),
+        "allowed headers: {allowed_headers:?}"
+    );
     let allowed_methods = header(&response, "access-control-allow-methods").unwrap_or_default().to_owned();
     assert!(allowed_methods.split(',').any(|name| name.trim() == "GET"), "allowed methods: {allowed_methods:?}");
 
     // Neither tokens nor key bytes reach the log.
     let logs = server.logs().join("\n");
-    for (name, secret) in [("JWT", jwt.as_str()), ("two-part token", two_part.as_str()), ("content key", &hex::encode(CONTENT_KEY))] {
+    for (name, secret) in
+        [("JWT", jwt.as_str()), ("two-part token", two_part.as_str()), ("content key", &hex::encode(CONTENT_KEY))]
+    {
         assert!(!logs.contains(secret), "the {name} appears in the logs");
     }
     let lines = server.request_logs();
-    let line = lines.iter().find(|line| line["path"] == format!("/api/key/{KEYED_HASH}")).expect("a log line for the key request");
+    let line = lines
+        .iter()
+        .find(|line| line["path"] == format!("/api/key/{KEYED_HASH}"))
+        .expect("a log line for the key request");
     assert_eq!(line["authorization"], true, "{line}");
     assert_eq!(line["status"], 200, "{line}");
 }

@@ -54,7 +54,10 @@ fn assert_signed_post(delivery: &ReceivedWebhook) {
     assert_eq!(delivery.header("user-agent"), Some("Vylux-Webhook/1.0"));
     let signature = delivery.header("x-signature").expect("an X-Signature header");
     let secret = Secret::new(WEBHOOK_SECRET.as_bytes());
-    assert!(verify_webhook(&secret, &delivery.body, signature), "X-Signature {signature} does not verify over the body");
+    assert!(
+        verify_webhook(&secret, &delivery.body, signature),
+        "X-Signature {signature} does not verify over the body"
+    );
 
     // The check above can fail: another secret or one changed byte does not verify.
     let other = Secret::new(b"webhook-other-secret-0000000000000000000000000000000000000000000000".as_slice());
@@ -91,18 +94,32 @@ async fn outcomes_are_delivered_once(backend: Backend) {
     let received = receiver.received();
     assert_eq!(received.len(), 2, "expected exactly one delivery per job: {received:#?}");
 
-    let done = received.iter().find(|delivery| delivery.path == "/hooks/done").expect("a delivery for the completed job");
+    let done =
+        received.iter().find(|delivery| delivery.path == "/hooks/done").expect("a delivery for the completed job");
     assert_signed_post(done);
     assert_eq!(
         done.json(),
-        json!({"job_id": completed_id, "type": "video:cover", "hash": "hook1", "status": "completed", "results": completed["results"]})
+        json!({
+            "job_id": completed_id,
+            "type": "video:cover",
+            "hash": "hook1",
+            "status": "completed",
+            "results": completed["results"],
+        })
     );
 
-    let fail = received.iter().find(|delivery| delivery.path == "/hooks/failed").expect("a delivery for the failed job");
+    let fail =
+        received.iter().find(|delivery| delivery.path == "/hooks/failed").expect("a delivery for the failed job");
     assert_signed_post(fail);
     assert_eq!(
         fail.json(),
-        json!({"job_id": failed_id, "type": "video:cover", "hash": "hook2", "status": "failed", "error": failed["error"]})
+        json!({
+            "job_id": failed_id,
+            "type": "video:cover",
+            "hash": "hook2",
+            "status": "failed",
+            "error": failed["error"],
+        })
     );
 
     for id in [&completed_id, &failed_id] {
@@ -132,7 +149,10 @@ async fn redirects_are_retried_not_followed(backend: Backend) {
     let received = receiver.received();
     let statuses: Vec<u16> = received.iter().map(|delivery| delivery.response_status).collect();
     assert_eq!(statuses, [503, 302, 200], "{received:#?}");
-    assert!(received.iter().all(|delivery| delivery.path == "/hooks/moved"), "the redirect was followed: {received:#?}");
+    assert!(
+        received.iter().all(|delivery| delivery.path == "/hooks/moved"),
+        "the redirect was followed: {received:#?}"
+    );
     for delivery in &received {
         assert_signed_post(delivery);
         assert_eq!(delivery.body, received[0].body, "a retry changed the body");

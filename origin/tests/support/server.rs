@@ -386,7 +386,8 @@ impl Server {
 
     /// Posts a JSON body with the API key and returns the status and the decoded JSON body.
     pub async fn post_json(&self, path: &str, body: &Value) -> (StatusCode, Value) {
-        let response = self.api(Method::POST, path).json(body).send().await.unwrap_or_else(|error| panic!("POST {path}: {error}"));
+        let response =
+            self.api(Method::POST, path).json(body).send().await.unwrap_or_else(|error| panic!("POST {path}: {error}"));
         json_response(response).await
     }
 
@@ -475,7 +476,8 @@ fn collect_lines(stream: impl Read + Send + 'static) -> Arc<Mutex<Vec<String>>> 
 pub async fn json_response(response: reqwest::Response) -> (StatusCode, Value) {
     let status = response.status();
     let text = response.text().await.expect("read the response body");
-    let body = serde_json::from_str(&text).unwrap_or_else(|error| panic!("status {status}, body is not JSON ({error}): {text:?}"));
+    let body = serde_json::from_str(&text)
+        .unwrap_or_else(|error| panic!("status {status}, body is not JSON ({error}): {text:?}"));
     (status, body)
 }
 
@@ -523,7 +525,11 @@ pub fn raw_request(port: u16, method: &str, target: &str, headers: &[(&str, &str
     let head = String::from_utf8_lossy(&raw[..split]).into_owned();
     let mut lines = head.split("\r\n");
     let status_line = lines.next().unwrap_or_default();
-    let status = status_line.split(' ').nth(1).and_then(|code| code.parse().ok()).unwrap_or_else(|| panic!("bad status line {status_line:?}"));
+    let status = status_line
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("bad status line {status_line:?}"));
     let headers: Vec<(String, String)> = lines
         .filter_map(|line| line.split_once(':'))
         .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_owned()))
@@ -537,8 +543,7 @@ pub fn raw_request(port: u16, method: &str, target: &str, headers: &[(&str, &str
 
 fn dechunk(mut data: &[u8]) -> Vec<u8> {
     let mut body = Vec::new();
-    loop {
-        let Some(end) = data.windows(2).position(|window| window == b"\r\n") else { break };
+    while let Some(end) = data.windows(2).position(|window| window == b"\r\n") {
         let size_text = String::from_utf8_lossy(&data[..end]);
         let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("0").trim(), 16).unwrap_or(0);
         if size == 0 {
@@ -635,7 +640,10 @@ impl WebhookReceiver {
             if predicate(&received) {
                 return received;
             }
-            assert!(Instant::now() < deadline, "webhook receiver: {description} not seen within {timeout:?}; got {received:#?}");
+            assert!(
+                Instant::now() < deadline,
+                "webhook receiver: {description} not seen within {timeout:?}; got {received:#?}"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
