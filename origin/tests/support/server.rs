@@ -304,6 +304,8 @@ pub struct Server {
     client: reqwest::Client,
     logs: Arc<Mutex<Vec<String>>>,
     stderr: Arc<Mutex<Vec<String>>>,
+    /// Thread that reads stderr; it ends when the process closes stderr, that is when it exits.
+    stderr_reader: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Server {
@@ -334,21 +336,34 @@ impl Server {
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn the vylux binary");
-        let logs = collect_lines(child.stdout.take().expect("piped stdout"));
-        let stderr = collect_lines(child.stderr.take().expect("piped stderr"));
+        let (logs, _) = collect_lines(child.stdout.take().expect("piped stdout"));
+        let (stderr, stderr_reader) = collect_lines(child.stderr.take().expect("piped stderr"));
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(30))
             .build()
             .expect("build the HTTP client");
-        Self { child, port, client, logs, stderr }
+        Self { child, port, client, logs, stderr, stderr_reader: Some(stderr_reader) }
     }
 
+    /// Waits until this process has bound its port and `/healthz` returns 200.
+    ///
+    /// The start-up log line (level info) is checked first, because another test's server may hold
+    /// the same port when this process failed to bind it, and that server would pass the health
+    /// check. A `LOG_LEVEL` above info therefore makes the start time out.
     async fn wait_until_healthy(&mut self) -> Result<(), String> {
         let deadline = Instant::now() + START_TIMEOUT;
         while Instant::now() < deadline {
             if let Ok(Some(status)) = self.child.try_wait() {
+                if let Some(reader) = self.stderr_reader.take() {
+                    let _ = reader.join();
+                }
                 return Err(format!("the process exited with {status}: {}", self.stderr_text()));
+            }
+            let listening = self.logs.lock().unwrap().iter().any(|line| line.contains("\"vylux listening\""));
+            if !listening {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                continue;
             }
             if let Ok(response) = self.client.get(self.url("/healthz")).send().await {
                 if response.status() == StatusCode::OK {
@@ -357,7 +372,7 @@ impl Server {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        Err(format!("/healthz did not answer 200 within {} s", START_TIMEOUT.as_secs()))
+        Err(format!("/healthz did not return 200 within {} s", START_TIMEOUT.as_secs()))
     }
 
     /// Returns `http://127.0.0.1:{port}{path}`.
@@ -460,16 +475,17 @@ impl Drop for Server {
     }
 }
 
-fn collect_lines(stream: impl Read + Send + 'static) -> Arc<Mutex<Vec<String>>> {
+/// Collects the lines of `stream` on a thread, returning them and the thread's handle.
+fn collect_lines(stream: impl Read + Send + 'static) -> (Arc<Mutex<Vec<String>>>, std::thread::JoinHandle<()>) {
     let lines = Arc::new(Mutex::new(Vec::new()));
     let sink = Arc::clone(&lines);
-    std::thread::spawn(move || {
+    let reader = std::thread::spawn(move || {
         for line in BufReader::new(stream).lines() {
             let Ok(line) = line else { break };
             sink.lock().unwrap().push(line);
         }
     });
-    lines
+    (lines, reader)
 }
 
 /// Reads a response's status and JSON body; a body that is not JSON panics with its text.
