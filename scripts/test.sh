@@ -18,8 +18,14 @@ echo "==> cargo test (vylux-common under wasm32, run by wasm-bindgen-test-runner
 CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
     cargo test -p vylux-common --target wasm32-unknown-unknown --locked
 
-if [ -d tests/edge ] && [ -f package.json ]; then
-    echo "==> edge tests (workerd)"
-    cargo build -p vylux-origin --locked
-    VYLUX_BIN="$CARGO_TARGET_DIR/debug/vylux" node --test tests/edge/
-fi
+echo "==> building vylux and the edge worker for the tests that start them"
+cargo build -p vylux-origin --locked
+bash edge/build.sh
+export VYLUX_BIN="$CARGO_TARGET_DIR/debug/vylux"
+export WRANGLER_SEND_METRICS=false WRANGLER_SEND_ERROR_REPORTS=false CLOUDFLARE_CF_FETCH_ENABLED=false
+
+echo "==> edge tests (the worker in workerd, in front of the real origin)"
+node --test --test-concurrency=1 tests/edge/
+
+echo "==> end-to-end tests (S3 server, origin, edge, example backend, headless Chromium)"
+node --test --test-concurrency=1 tests/e2e/

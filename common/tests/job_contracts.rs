@@ -65,7 +65,10 @@ fn legacy_options_are_strict() {
     assert!(legacy(bad_preview).unwrap_err().starts_with("invalid options:"));
 
     let negative = json!({"type": "video:cover", "hash": "abc", "source": "a.mp4", "options": {"timestamp_sec": -1}});
-    assert!(legacy(negative).unwrap_err().contains("timestamp_sec must be a number of seconds >= 0"));
+    assert!(legacy(negative).unwrap_err().contains("timestamp_sec must be a number of seconds between 0 and 86400"));
+
+    let huge = json!({"type": "video:cover", "hash": "abc", "source": "a.mp4", "options": {"timestamp_sec": 1e308}});
+    assert!(legacy(huge).unwrap_err().contains("got 100000000"));
 
     let thumbnail = json!({"type": "image:thumbnail", "hash": "abc", "source": "a.png"});
     let spec = legacy(thumbnail).unwrap();

@@ -123,9 +123,9 @@ impl Config {
         let read = |name: &str| lookup(name).map(|value| value.trim().to_owned()).filter(|value| !value.is_empty());
         let mut errors = Vec::new();
 
-        let port = parse_or(&read, "PORT", DEFAULT_PORT, &mut errors, |value: u16| {
-            (value != 0).then_some(value).ok_or("must be between 1 and 65535")
-        });
+        let port = parse_or(&read, "PORT", u64::from(DEFAULT_PORT), &mut errors, |value: u64| {
+            (1..=65535).contains(&value).then_some(value).ok_or("must be between 1 and 65535")
+        }) as u16;
         let mode = match read("MODE").as_deref().map(str::to_ascii_lowercase).as_deref() {
             None | Some("all") => Mode::All,
             Some("server") => Mode::Server,

@@ -59,7 +59,15 @@ async fn secrets_only_config_is_ready() {
         assert!(data_dir.path().join(path).exists(), "{path} was not created under DATA_DIR");
     }
     // One JSON log line per request, with credentials reported as present or not.
-    let readiness_lines: Vec<_> = server.request_logs().into_iter().filter(|line| line["path"] == "/readyz").collect();
+    // The harness reads the server's stdout on another thread, so the line may land a moment later.
+    let mut readiness_lines = Vec::new();
+    for _ in 0..50 {
+        readiness_lines = server.request_logs().into_iter().filter(|line| line["path"] == "/readyz").collect();
+        if !readiness_lines.is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(40));
+    }
     assert_eq!(readiness_lines.len(), 1, "{readiness_lines:?}");
     assert_eq!(readiness_lines[0]["method"], "GET");
     assert_eq!(readiness_lines[0]["status"], 200);

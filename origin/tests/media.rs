@@ -47,7 +47,9 @@ fn ffprobe_video(path: &Path) -> (String, u32, u32, u64) {
         .expect("ffprobe runs");
     assert!(output.status.success(), "ffprobe failed on {}: {}", path.display(), String::from_utf8_lossy(&output.stderr));
     let text = String::from_utf8(output.stdout).unwrap();
-    let fields: Vec<&str> = text.trim().split(',').collect();
+    // An HLS playlist lists the stream twice (once per program), so only the first line counts.
+    let first_line = text.lines().map(str::trim).find(|line| !line.is_empty()).unwrap_or_default();
+    let fields: Vec<&str> = first_line.split(',').collect();
     assert!(fields.len() >= 4, "unexpected ffprobe output {text:?}");
     (
         fields[0].to_owned(),

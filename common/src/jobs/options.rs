@@ -16,6 +16,8 @@ pub const DEFAULT_PREVIEW_WIDTH: u32 = 480;
 /// Preview frame rate used when none is given.
 pub const DEFAULT_PREVIEW_FPS: u32 = 10;
 
+/// Latest cover time or preview start accepted, in seconds (24 hours).
+pub const MAX_TIMESTAMP_SEC: f64 = 86_400.0;
 /// Longest preview, in seconds.
 pub const MAX_PREVIEW_DURATION_SEC: f64 = 30.0;
 /// Preview width range, in pixels.
@@ -107,8 +109,10 @@ pub struct PreviewSettings {
 impl CoverOptions {
     pub fn validate(&self) -> Result<(), String> {
         if let Some(timestamp) = self.timestamp_sec {
-            if !timestamp.is_finite() || timestamp < 0.0 {
-                return Err(format!("timestamp_sec must be a number of seconds >= 0, got {timestamp}"));
+            if !timestamp.is_finite() || !(0.0..=MAX_TIMESTAMP_SEC).contains(&timestamp) {
+                return Err(format!(
+                    "timestamp_sec must be a number of seconds between 0 and {MAX_TIMESTAMP_SEC}, got {timestamp}"
+                ));
             }
         }
         Ok(())
@@ -134,8 +138,10 @@ impl CoverOptions {
 impl PreviewOptions {
     pub fn validate(&self) -> Result<(), String> {
         if let Some(start) = self.start_sec {
-            if !start.is_finite() || start < 0.0 {
-                return Err(format!("preview start_sec must be a number of seconds >= 0, got {start}"));
+            if !start.is_finite() || !(0.0..=MAX_TIMESTAMP_SEC).contains(&start) {
+                return Err(format!(
+                    "preview start_sec must be a number of seconds between 0 and {MAX_TIMESTAMP_SEC}, got {start}"
+                ));
             }
         }
         if let Some(duration) = self.duration {

@@ -35,7 +35,10 @@ pub struct ImageOutput {
 /// past the last frame (a 0.5 s clip with the default 1 s, for example), the last frame is used.
 pub fn extract_cover(src: &Path, options: &CoverOptions, out_path: &Path) -> Result<ImageOutput, MediaError> {
     let info = probe(src)?;
-    let timestamp = Duration::from_secs_f64(options.timestamp_or_default());
+    let seconds = options.timestamp_or_default();
+    let timestamp = Duration::try_from_secs_f64(seconds).map_err(|_| {
+        MediaError::new(super::ErrorCode::InvalidOptions, format!("cover time {seconds} s is not a valid duration"))
+    })?;
 
     let frame = grab_frame(src, &info, timestamp)?;
     let jpeg = encode_jpeg(&frame, DEFAULT_JPEG_QUALITY)?;

@@ -96,7 +96,9 @@ pub fn router(state: AppState) -> Router {
         .route("/original/{*rest}", get(delivery::original).options(delivery::preflight))
         .route("/img/{*rest}", get(delivery::img).options(delivery::preflight))
         .route("/stream/{*rest}", get(delivery::stream).options(delivery::preflight))
+        .route("/stream/", get(delivery::stream))
         .route("/api/key/{*rest}", get(key::get_key).options(key::preflight))
+        .route("/api/key/", get(key::get_key).options(key::preflight))
         .merge(api)
         .fallback(ops::not_found)
         .layer(axum::middleware::from_fn_with_state(state.clone(), observe))
@@ -144,6 +146,11 @@ async fn observe(State(state): State<AppState>, request: Request, next: Next) ->
         let headers = response.headers_mut();
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         headers.remove(header::VARY);
+        // A cross-origin player must be able to read a delivery error; without this header it
+        // sees only a network failure.
+        if is_delivery_path(&path) {
+            headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+        }
     }
     if method != Method::OPTIONS || status >= 400 {
         tracing::info!(
@@ -188,4 +195,8 @@ fn route_label(path: &str) -> &'static str {
         return "/api/jobs/{id}/retry";
     }
     PREFIXES.iter().find(|(prefix, _)| path.starts_with(prefix)).map(|(_, label)| *label).unwrap_or("unmatched")
+}
+
+fn is_delivery_path(path: &str) -> bool {
+    ["/thumb/", "/original/", "/img/", "/stream/"].iter().any(|prefix| path.starts_with(prefix))
 }

@@ -120,6 +120,9 @@ impl JobRunner for MediaRunner {
                 false,
             )),
         };
+        // Media errors name the files they read, which are scratch paths; clients see the job
+        // error, so the paths become the source object key and a placeholder.
+        let result = result.map_err(|failure| hide_scratch_paths(failure, scratch.path(), &job.source));
         // Dropping the directory removes it and everything in it, on success and failure alike.
         drop(scratch);
         result
@@ -356,6 +359,20 @@ impl MediaRunner {
         self.media.put_file(&key, &output, Some("image/jpeg")).await.map_err(|error| JobFailure::upload(&key, error))?;
         Ok(FileResult { key: key.into_string(), format: "jpg".to_owned(), size: image.size })
     }
+}
+
+/// Replaces scratch paths in a failure's message and results.
+fn hide_scratch_paths(mut failure: JobFailure, scratch: &Path, source: &ObjectKey) -> JobFailure {
+    let source_path = scratch.join("source").display().to_string();
+    let scratch_path = scratch.display().to_string();
+    let scrub = |text: &str| text.replace(&source_path, source.as_str()).replace(&scratch_path, "<scratch>");
+    failure.message = scrub(&failure.message);
+    if let Some(results) = &failure.results {
+        if let Ok(cleaned) = serde_json::from_str(&scrub(&results.to_string())) {
+            failure.results = Some(cleaned);
+        }
+    }
+    failure
 }
 
 /// Returns the stage error code for a failure: upload failures keep their code, and everything
