@@ -1,0 +1,91 @@
+//! The content-key endpoint `/api/key/{hash}`: CORS preflight and Bearer token check at the edge.
+//!
+//! A request without a Bearer token gets 401 and one with an invalid, expired or other-hash token
+//! gets 403; neither reaches the origin. A valid request is forwarded unchanged, `Authorization`
+//! included, and its response is never cached. Every response here allows any origin, because
+//! hls.js fetches keys cross-origin and reports a CORS failure only as "HTTP Error 0".
+
+use url::Url;
+use vylux_common::key::percent_decode_strict;
+use worker::{Date, Headers, Method, Request, Response, Result};
+
+use crate::config::EdgeConfig;
+use crate::origin::{self, OriginReply};
+use crate::{log, responses};
+
+const ALLOWED_METHODS: &str = "GET, HEAD, OPTIONS";
+
+/// Time a browser may reuse the preflight response, in seconds.
+const PREFLIGHT_MAX_AGE_SECS: &str = "86400";
+
+/// Serves a request for `/api/key/{hash}`; `raw_hash` is the still percent-encoded `{hash}`.
+pub async fn serve_key(
+    request: &Request,
+    url: &Url,
+    raw_hash: &str,
+    config: &EdgeConfig,
+) -> Result<Response> {
+    match request.method() {
+        Method::Options => return preflight(),
+        Method::Get | Method::Head => {}
+        _ => return allow_any_origin(responses::method_not_allowed(ALLOWED_METHODS)?),
+    }
+
+    // The token's hash claim is compared with the decoded path segment, as the origin does. A
+    // segment that does not decode can never equal a valid hash.
+    let hash = percent_decode_strict(raw_hash).unwrap_or_else(|_| raw_hash.to_owned());
+    let authorization = request.headers().get("Authorization")?;
+    let now_secs = Date::now().as_millis() / 1000;
+    if let Err(error) =
+        config
+            .token_keys
+            .verify_authorization(authorization.as_deref(), &hash, now_secs)
+    {
+        log::debug(
+            "key_request_rejected",
+            format!("key request for {hash:?} rejected: {error}"),
+        );
+        return denied(error.status());
+    }
+
+    let response = match origin::forward(request, url, config).await? {
+        OriginReply::Response(response) | OriginReply::Unreachable(response) => response,
+    };
+    responses::with_edited_headers(response, |headers| {
+        headers.set("Cache-Control", "no-store")?;
+        if !headers.has("Access-Control-Allow-Origin")? {
+            headers.set("Access-Control-Allow-Origin", "*")?;
+        }
+        Ok(())
+    })
+}
+
+/// Builds the CORS preflight response, allowing the `Authorization` header from any origin.
+fn preflight() -> Result<Response> {
+    let headers = Headers::new();
+    headers.set("Access-Control-Allow-Origin", "*")?;
+    headers.set("Access-Control-Allow-Methods", ALLOWED_METHODS)?;
+    headers.set("Access-Control-Allow-Headers", "Authorization")?;
+    headers.set("Access-Control-Max-Age", PREFLIGHT_MAX_AGE_SECS)?;
+    headers.set("Cache-Control", "no-store")?;
+    Ok(Response::empty()?.with_status(204).with_headers(headers))
+}
+
+/// Builds a 401 or 403 whose body is only the status text.
+fn denied(status: u16) -> Result<Response> {
+    let body = if status == 401 {
+        "Unauthorized"
+    } else {
+        "Forbidden"
+    };
+    let response = responses::text(status, body)?;
+    if status == 401 {
+        response.headers().set("WWW-Authenticate", "Bearer")?;
+    }
+    allow_any_origin(response)
+}
+
+fn allow_any_origin(response: Response) -> Result<Response> {
+    response.headers().set("Access-Control-Allow-Origin", "*")?;
+    Ok(response)
+}
