@@ -6,7 +6,6 @@
 //! hls.js fetches keys cross-origin and reports a CORS failure only as "HTTP Error 0".
 
 use url::Url;
-use vylux_common::key::percent_decode_strict;
 use worker::{Date, Headers, Method, Request, Response, Result};
 
 use crate::config::EdgeConfig;
@@ -31,19 +30,18 @@ pub async fn serve_key(
         _ => return allow_any_origin(responses::method_not_allowed(ALLOWED_METHODS)?),
     }
 
-    // The token's hash claim is compared with the decoded path segment, as the origin does. A
-    // segment that does not decode can never equal a valid hash.
-    let hash = percent_decode_strict(raw_hash).unwrap_or_else(|_| raw_hash.to_owned());
+    // The token's hash claim must equal the raw path text, as at the origin: a valid hash never
+    // needs percent-encoding, so an encoded spelling is rejected.
     let authorization = request.headers().get("Authorization")?;
     let now_secs = Date::now().as_millis() / 1000;
     if let Err(error) =
         config
             .token_keys
-            .verify_authorization(authorization.as_deref(), &hash, now_secs)
+            .verify_authorization(authorization.as_deref(), raw_hash, now_secs)
     {
         log::debug(
             "key_request_rejected",
-            format!("key request for {hash:?} rejected: {error}"),
+            format!("key request for {raw_hash:?} rejected: {error}"),
         );
         return denied(error.status());
     }

@@ -26,18 +26,32 @@ async fn send(request: Request, target: &str) -> Result<OriginReply> {
     }
 }
 
-/// Forwards `request` to the same path and query on the origin, with its method, headers and body
-/// unchanged. Redirects are passed back to the client, not followed.
+/// Forwards `request` to the same path and query on the origin, with its method, body and headers
+/// (but `Host`, see [`forwarded_headers`]). Redirects are passed back to the client, not followed.
 pub async fn forward(request: &Request, url: &Url, config: &EdgeConfig) -> Result<OriginReply> {
     let target = config.origin.url_for(url.path(), url.query());
     let mut init = RequestInit::new();
     init.with_method(request.method())
-        .with_headers(request.headers().clone())
+        .with_headers(forwarded_headers(request.headers())?)
         .with_redirect(RequestRedirect::Manual);
     if let Some(body) = request.inner().body() {
         init.with_body(Some(body.into()));
     }
     send(Request::new_with_init(&target, &init)?, &target).await
+}
+
+/// Copies the client's headers except `Host`, so the origin sees its own host name (a virtual host
+/// behind a reverse proxy needs it) and the edge's public host arrives as `X-Forwarded-Host`.
+fn forwarded_headers(client_headers: &Headers) -> Result<Headers> {
+    let headers = Headers::new();
+    for (name, value) in client_headers.entries() {
+        if name.eq_ignore_ascii_case("host") {
+            headers.set("X-Forwarded-Host", &value)?;
+        } else {
+            headers.append(&name, &value)?;
+        }
+    }
+    Ok(headers)
 }
 
 /// Requests `path` from the origin with `method` (GET or HEAD) and no client headers or query, so

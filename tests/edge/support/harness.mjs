@@ -173,11 +173,14 @@ export async function startOrigin({ port } = {}) {
      */
     async requests() {
       const marker = `/edge-test-marker/${randomUUID()}`;
+      if (child.exitCode !== null || child.signalCode !== null) {
+        throw new Error(`vylux serve stopped (status ${child.exitCode ?? child.signalCode}):\n${output().slice(-4000)}`);
+      }
       await fetch(`${url}${marker}`);
-      const deadline = Date.now() + 5000;
+      const deadline = Date.now() + 15_000;
       while (!output().includes(marker)) {
         if (Date.now() > deadline) {
-          throw new Error(`origin log never showed ${marker}`);
+          throw new Error(`the origin log never showed ${marker}:\n${output().slice(-4000)}`);
         }
         await sleep(20);
       }
