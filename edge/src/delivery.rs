@@ -17,7 +17,10 @@ use crate::responses::{self, CacheStatus};
 /// Request headers the cache evaluates against a stored object.
 const CONDITIONAL_HEADERS: [&str; 2] = ["If-None-Match", "If-Modified-Since"];
 
-const ALLOWED_METHODS: &str = "GET, HEAD";
+const ALLOWED_METHODS: &str = "GET, HEAD, OPTIONS";
+
+/// Request headers a cross-origin player may send, as the origin allows them.
+const PREFLIGHT_REQUEST_HEADERS: &str = "Range, If-None-Match";
 
 /// Serves `/thumb`, `/img` and `/original` after checking the URL signature.
 ///
@@ -29,11 +32,14 @@ pub async fn serve_signed_image(
     config: &EdgeConfig,
     ctx: &Context,
 ) -> Result<Response> {
-    if !is_read_method(request) {
-        return responses::method_not_allowed(ALLOWED_METHODS);
+    if let Some(response) = other_method_response(request)? {
+        return Ok(response);
     }
     if let Err(error) = config.signer.verify_path(url.path()) {
-        return responses::json_error(error.status(), &error.to_string());
+        return responses::allow_any_origin(responses::json_error(
+            error.status(),
+            &error.to_string(),
+        )?);
     }
     serve_cached(request, url, config, ctx).await
 }
@@ -47,17 +53,28 @@ pub async fn serve_stream(
     config: &EdgeConfig,
     ctx: &Context,
 ) -> Result<Response> {
-    if !is_read_method(request) {
-        return responses::method_not_allowed(ALLOWED_METHODS);
+    if let Some(response) = other_method_response(request)? {
+        return Ok(response);
     }
     if let Err(error) = resolve_stream_path(stream_path) {
-        return responses::json_error(400, &error.to_string());
+        return responses::allow_any_origin(responses::json_error(400, &error.to_string())?);
     }
     serve_cached(request, url, config, ctx).await
 }
 
-fn is_read_method(request: &Request) -> bool {
-    matches!(request.method(), Method::Get | Method::Head)
+/// Returns the response for a method other than GET and HEAD: the CORS preflight for OPTIONS,
+/// 405 for the rest. Both are built at the edge with `Access-Control-Allow-Origin: *`.
+fn other_method_response(request: &Request) -> Result<Option<Response>> {
+    match request.method() {
+        Method::Get | Method::Head => Ok(None),
+        Method::Options => Ok(Some(responses::preflight(
+            ALLOWED_METHODS,
+            PREFLIGHT_REQUEST_HEADERS,
+        )?)),
+        _ => Ok(Some(responses::allow_any_origin(
+            responses::method_not_allowed(ALLOWED_METHODS)?,
+        )?)),
+    }
 }
 
 /// Serves a checked GET or HEAD from the cache, or from the origin on a miss.

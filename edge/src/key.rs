@@ -6,16 +6,13 @@
 //! hls.js fetches keys cross-origin and reports a CORS failure only as "HTTP Error 0".
 
 use url::Url;
-use worker::{Date, Headers, Method, Request, Response, Result};
+use worker::{Date, Method, Request, Response, Result};
 
 use crate::config::EdgeConfig;
 use crate::origin::{self, OriginReply};
 use crate::{log, responses};
 
 const ALLOWED_METHODS: &str = "GET, HEAD, OPTIONS";
-
-/// Time a browser may reuse the preflight response, in seconds.
-const PREFLIGHT_MAX_AGE_SECS: &str = "86400";
 
 /// Serves a request for `/api/key/{hash}`; `raw_hash` is the still percent-encoded `{hash}`.
 pub async fn serve_key(
@@ -25,9 +22,9 @@ pub async fn serve_key(
     config: &EdgeConfig,
 ) -> Result<Response> {
     match request.method() {
-        Method::Options => return preflight(),
+        Method::Options => return responses::preflight(ALLOWED_METHODS, "Authorization"),
         Method::Get | Method::Head => {}
-        _ => return allow_any_origin(responses::method_not_allowed(ALLOWED_METHODS)?),
+        _ => return responses::allow_any_origin(responses::method_not_allowed(ALLOWED_METHODS)?),
     }
 
     // The token's hash claim must equal the raw path text, as at the origin: a valid hash never
@@ -58,17 +55,6 @@ pub async fn serve_key(
     })
 }
 
-/// Builds the CORS preflight response, allowing the `Authorization` header from any origin.
-fn preflight() -> Result<Response> {
-    let headers = Headers::new();
-    headers.set("Access-Control-Allow-Origin", "*")?;
-    headers.set("Access-Control-Allow-Methods", ALLOWED_METHODS)?;
-    headers.set("Access-Control-Allow-Headers", "Authorization")?;
-    headers.set("Access-Control-Max-Age", PREFLIGHT_MAX_AGE_SECS)?;
-    headers.set("Cache-Control", "no-store")?;
-    Ok(Response::empty()?.with_status(204).with_headers(headers))
-}
-
 /// Builds a 401 or 403 whose body is only the status text.
 fn denied(status: u16) -> Result<Response> {
     let body = if status == 401 {
@@ -80,10 +66,5 @@ fn denied(status: u16) -> Result<Response> {
     if status == 401 {
         response.headers().set("WWW-Authenticate", "Bearer")?;
     }
-    allow_any_origin(response)
-}
-
-fn allow_any_origin(response: Response) -> Result<Response> {
-    response.headers().set("Access-Control-Allow-Origin", "*")?;
-    Ok(response)
+    responses::allow_any_origin(response)
 }

@@ -55,6 +55,28 @@ pub fn method_not_allowed(allowed: &str) -> Result<Response> {
     Ok(response)
 }
 
+/// How long a browser may reuse a preflight response, in seconds.
+const PREFLIGHT_MAX_AGE_SECS: &str = "86400";
+
+/// Builds a 204 CORS preflight response that allows any origin to send `methods` with the
+/// `request_headers`.
+pub fn preflight(methods: &str, request_headers: &str) -> Result<Response> {
+    let headers = Headers::new();
+    headers.set("Access-Control-Allow-Origin", "*")?;
+    headers.set("Access-Control-Allow-Methods", methods)?;
+    headers.set("Access-Control-Allow-Headers", request_headers)?;
+    headers.set("Access-Control-Max-Age", PREFLIGHT_MAX_AGE_SECS)?;
+    headers.set("Cache-Control", "no-store")?;
+    Ok(Response::empty()?.with_status(204).with_headers(headers))
+}
+
+/// Adds `Access-Control-Allow-Origin: *` to a response built at the edge, so a cross-origin
+/// player sees its status instead of a CORS failure.
+pub fn allow_any_origin(response: Response) -> Result<Response> {
+    response.headers().set("Access-Control-Allow-Origin", "*")?;
+    Ok(response)
+}
+
 /// Builds the 500 sent while the configuration is invalid. The cause is logged, not sent.
 pub fn misconfigured() -> Result<Response> {
     json_error(500, "the edge worker is misconfigured; see the worker log")

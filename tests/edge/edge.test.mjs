@@ -178,6 +178,7 @@ describe('edge worker in front of vylux serve', { skip: skip ?? false }, () => {
         const response = await sendRawPath(edge.url, rawPath);
         assert.equal(response.status, 400, rawPath);
         assert.equal(response.headers['cache-control'], 'no-store', rawPath);
+        assert.equal(response.headers['access-control-allow-origin'], '*', rawPath);
       }
       const reached = (await origin.requests()).filter((line) => line.path.includes('secret') || line.path.includes('notes'));
       assert.deepEqual(reached, []);
@@ -226,6 +227,7 @@ describe('edge worker in front of vylux serve', { skip: skip ?? false }, () => {
       const rejected = await send(edge.url, forged);
       assert.equal(rejected.status, 403);
       assert.equal(rejected.headers.get('cache-control'), 'no-store');
+      assert.equal(rejected.headers.get('access-control-allow-origin'), '*');
       assert.equal(requestsFor(await origin.requests(), forged).length, 0);
 
       const accepted = await send(edge.url, good);
@@ -278,7 +280,22 @@ describe('edge worker in front of vylux serve', { skip: skip ?? false }, () => {
       const path = await vylux('sign', 'thumb', coverKey);
       const response = await send(edge.url, path, { method: 'POST', body: 'x' });
       assert.equal(response.status, 405);
-      assert.equal(response.headers.get('allow'), 'GET, HEAD');
+      assert.equal(response.headers.get('allow'), 'GET, HEAD, OPTIONS');
+      const posts = requestsFor(await origin.requests(), path).filter((line) => line.method === 'POST');
+      assert.deepEqual(posts, []);
+    });
+
+    it('answers the delivery preflight at the edge', async () => {
+      const path = `/stream/${HASH}/video/r720/seg_1.m4s`;
+      const response = await send(edge.url, path, {
+        method: 'OPTIONS',
+        headers: { Origin: 'http://player.test', 'Access-Control-Request-Method': 'GET', 'Access-Control-Request-Headers': 'range' },
+      });
+      assert.equal(response.status, 204);
+      assert.equal(response.headers.get('access-control-allow-origin'), '*');
+      assert.match(response.headers.get('access-control-allow-headers'), /range/i);
+      const preflights = requestsFor(await origin.requests(), path).filter((line) => line.method === 'OPTIONS');
+      assert.deepEqual(preflights, []);
     });
   });
 
