@@ -62,6 +62,6 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
 fi
 
 # The edge worker's toolchain (worker-build, wrangler, binaryen) has its own installer.
-if [ -x edge/setup.sh ]; then
+if [ -f edge/setup.sh ]; then
     bash edge/setup.sh
 fi
