@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The main job, end to end: installs what is missing, builds, starts the origin (embedded
-# defaults), the edge (wrangler dev) and the example backend, processes a video with video:full
-# and encryption, and prints the URL of the page that plays it.
+# The main job, end to end. It installs what is missing and builds, then starts the origin
+# (embedded defaults), the edge (wrangler dev) and the example backend. It processes a video with
+# video:full and encryption, and prints the URL of the page that plays it.
 #
 # Usage: bash scripts/demo.sh [VIDEO_FILE]
 # Without a file, a 12-second test clip is generated with ffmpeg. The services keep running

@@ -26,13 +26,13 @@ use crate::secret::Secret;
 /// Clock difference tolerated when checking `exp`, `nbf` and `iat`, in seconds.
 pub const CLOCK_LEEWAY_SECS: u64 = 30;
 
-/// Longest token accepted, in bytes. Real tokens are under 300 bytes.
+/// Maximum token length accepted, in bytes. Real tokens are under 300 bytes.
 pub const MAX_TOKEN_LEN: usize = 2048;
 
-/// Longest lifetime `mint` gives a token, in seconds (one week).
+/// Maximum lifetime `mint` gives a token, in seconds (one week).
 pub const MAX_TOKEN_TTL_SECS: u64 = 7 * 24 * 3600;
 
-/// Why a request for a key carries no usable token. The key endpoint answers 401 for
+/// Why a request for a key carries no usable token. The key endpoint returns 401 for
 /// [`TokenError::Missing`] and 403 for [`TokenError::Invalid`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TokenError {

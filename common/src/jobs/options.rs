@@ -18,7 +18,7 @@ pub const DEFAULT_PREVIEW_FPS: u32 = 10;
 
 /// Latest cover time or preview start accepted, in seconds (24 hours).
 pub const MAX_TIMESTAMP_SEC: f64 = 86_400.0;
-/// Longest preview, in seconds.
+/// Maximum preview length, in seconds.
 pub const MAX_PREVIEW_DURATION_SEC: f64 = 30.0;
 /// Preview width range, in pixels.
 pub const PREVIEW_WIDTH_RANGE: std::ops::RangeInclusive<u32> = 16..=1920;

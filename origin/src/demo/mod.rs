@@ -1,7 +1,7 @@
 //! `vylux demo-app`: a small application backend that uses Vylux the way a real one would.
 //!
-//! It plays the part of "your backend" and is kept apart from the origin: it talks to Vylux only
-//! over HTTP, and it alone holds the secrets a backend holds (`API_KEY`, `HMAC_SECRET`,
+//! It plays the part of "your backend" and is kept apart from the origin. It talks to Vylux only
+//! over HTTP, and only it has the secrets a backend has (`API_KEY`, `HMAC_SECRET`,
 //! `KEY_TOKEN_SECRET`, `WEBHOOK_SECRET`). It submits `video:full` jobs, takes the signed webhook
 //! (and polls as a fallback), and serves a page that shows the cover through a signed `/thumb` URL
 //! and plays the encrypted stream with hls.js, both through the public media URL (the edge). The
@@ -77,7 +77,7 @@ impl DemoConfig {
     }
 }
 
-/// What the backend knows about one video.
+/// The backend's record of one video.
 #[derive(Debug, Clone, Serialize)]
 struct Video {
     hash: String,
@@ -202,7 +202,7 @@ async fn submit_video(State(state): State<DemoState>, Json(request): Json<Submit
     (StatusCode::ACCEPTED, Json(video)).into_response()
 }
 
-/// `GET /videos/{hash}`: what the backend knows about a video, for scripts and tests.
+/// `GET /videos/{hash}`: the backend's record of a video, for scripts and tests.
 async fn video_status(State(state): State<DemoState>, Path(hash): Path<String>) -> Response {
     match state.videos.lock().expect("videos lock").get(&hash) {
         Some(video) => Json(video.clone()).into_response(),
