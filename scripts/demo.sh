@@ -63,12 +63,16 @@ hash="demo-$(sha256sum "$video" | cut -c1-12)"
 source_key="uploads/$name"
 cp "$video" "$DEMO_DIR/data/source/$source_key"
 
+# Each service runs in its own session (setsid), so stopping it stops every process it started too:
+# wrangler runs node, workerd and esbuild below it.
 pids=()
 cleanup() {
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    trap - EXIT INT TERM
+    for pid in "${pids[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || true; done
     wait 2>/dev/null || true
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 wait_for() {
     local url="$1" name="$2" log_file="$3"
@@ -82,13 +86,13 @@ wait_for() {
 
 log "starting the origin on 127.0.0.1:$ORIGIN_PORT"
 HOST=127.0.0.1 PORT="$ORIGIN_PORT" DATA_DIR="$DEMO_DIR/data" WORKER_CONCURRENCY="${WORKER_CONCURRENCY:-2}" \
-    "$vylux" serve > "$DEMO_DIR/logs/origin.log" 2>&1 &
+    setsid "$vylux" serve > "$DEMO_DIR/logs/origin.log" 2>&1 &
 pids+=($!)
 wait_for "http://127.0.0.1:$ORIGIN_PORT/readyz" origin "$DEMO_DIR/logs/origin.log"
 
 log "starting the edge (wrangler dev) on 127.0.0.1:$EDGE_PORT"
 WRANGLER_SEND_METRICS=false WRANGLER_SEND_ERROR_REPORTS=false CLOUDFLARE_CF_FETCH_ENABLED=false \
-    npx --no-install wrangler dev --ip 127.0.0.1 --port "$EDGE_PORT" --persist-to "$DEMO_DIR/wrangler" \
+    setsid npx --no-install wrangler dev --ip 127.0.0.1 --port "$EDGE_PORT" --persist-to "$DEMO_DIR/wrangler" \
     --var "ORIGIN_URL:http://127.0.0.1:$ORIGIN_PORT" > "$DEMO_DIR/logs/edge.log" 2>&1 &
 pids+=($!)
 wait_for "http://127.0.0.1:$EDGE_PORT/healthz" edge "$DEMO_DIR/logs/edge.log"
@@ -96,7 +100,7 @@ wait_for "http://127.0.0.1:$EDGE_PORT/healthz" edge "$DEMO_DIR/logs/edge.log"
 log "starting the example backend on 127.0.0.1:$DEMO_PORT"
 DEMO_ADDRESS="127.0.0.1:$DEMO_PORT" VYLUX_API_URL="http://127.0.0.1:$ORIGIN_PORT" \
     PUBLIC_MEDIA_URL="http://127.0.0.1:$EDGE_PORT" HLS_JS_PATH="$root/node_modules/hls.js/dist/hls.min.js" \
-    "$vylux" demo-app > "$DEMO_DIR/logs/demo-app.log" 2>&1 &
+    setsid "$vylux" demo-app > "$DEMO_DIR/logs/demo-app.log" 2>&1 &
 pids+=($!)
 wait_for "http://127.0.0.1:$DEMO_PORT/" backend "$DEMO_DIR/logs/demo-app.log"
 
