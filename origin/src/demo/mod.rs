@@ -117,6 +117,7 @@ pub async fn run(config: DemoConfig) -> Result<()> {
         .route("/watch/{hash}", get(watch_page))
         .route("/webhooks/vylux", post(receive_webhook))
         .route("/assets/hls.min.js", get(hls_js))
+        .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
         .with_state(state.clone());
     let listener = tokio::net::TcpListener::bind(state.config.address)
         .await
