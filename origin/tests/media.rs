@@ -591,3 +591,14 @@ fn transcode_ignores_false_container_duration() {
     // Within one frame of the 29.97 fps source (33.4 ms); the default closing duplication added a second.
     assert!((total - 1.001).abs() <= 0.0334, "r720 lasts {total:.3} s, the source 1.001 s");
 }
+
+#[test]
+fn preview_of_short_stream_without_duration() {
+    // A 1 s MPEG-TS whose duration the discoverer cannot tell: the default 2 s start lies past its end.
+    let Some(path) = fixture("odd-dims-hevc-854x480.ts") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("preview.webp");
+    let preview = media::make_preview(&path, &preview_settings(PreviewFormat::Webp, 160, 2.0, 3.0), &out).unwrap();
+    assert!(preview.frames > 0, "no frames");
+    assert_eq!(preview.size, std::fs::metadata(&out).unwrap().len());
+}

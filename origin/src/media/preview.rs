@@ -48,7 +48,13 @@ pub fn make_preview(src: &Path, settings: &PreviewSettings, out_path: &Path) -> 
     let height = even_height(width, info.width, info.height);
 
     let mut encoder = FrameEncoder::new(settings.format, width, height, settings.fps)?;
-    let frames = decode_frames(src, &info, width, height, settings.fps, start, duration, &mut encoder)?;
+    let mut frames = decode_frames(src, &info, width, height, settings.fps, start, duration, &mut encoder)?;
+    if frames == 0 && start > 0.0 {
+        // A source without a known duration (some MPEG-TS files) cannot be clamped in advance, so a
+        // start past its end yields nothing; the preview then starts at the beginning instead.
+        encoder = FrameEncoder::new(settings.format, width, height, settings.fps)?;
+        frames = decode_frames(src, &info, width, height, settings.fps, 0.0, duration, &mut encoder)?;
+    }
     if frames == 0 {
         return Err(MediaError::new(
             ErrorCode::DamagedSource,
