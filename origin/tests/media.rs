@@ -602,3 +602,23 @@ fn preview_of_short_stream_without_duration() {
     assert!(preview.frames > 0, "no frames");
     assert_eq!(preview.size, std::fs::metadata(&out).unwrap().len());
 }
+
+#[test]
+fn audio_rendition_is_48_khz() {
+    if !has_tool("ffprobe") {
+        return;
+    }
+    // The source's audio is 8 kHz unsigned PCM.
+    let Some(path) = fixture("mov-mjpeg-pcm_u8-640x480.mov") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("package");
+    media::transcode_hls(&path, &out, &quick_config(None), &|_| {}).unwrap();
+    let output = Command::new("ffprobe")
+        .args(["-v", "error", "-select_streams", "a:0", "-show_entries", "stream=codec_name,sample_rate,channels", "-of", "csv=p=0"])
+        .arg(out.join("audio/und_aac_2ch/playlist.m3u8"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8(output.stdout).unwrap();
+    let first_line = text.lines().next().unwrap_or_default().trim().to_owned();
+    assert_eq!(first_line, "aac,48000,2", "ffprobe read {text:?}");
+}

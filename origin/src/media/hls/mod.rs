@@ -25,6 +25,9 @@ use gst::prelude::*;
 pub use package::{HlsPackage, PackageFile, TrackSummary, AUDIO_BITRATE, AUDIO_CHANNELS, AUDIO_TRACK_ID};
 pub use playlist::{aac_codec_string, h264_codec_string};
 
+/// Sample rate of the shared AAC rendition, in Hz.
+pub const AUDIO_SAMPLE_RATE: i32 = 48_000;
+
 use super::encryption::ContentKey;
 use super::error::{ErrorCode, MediaError};
 use super::ladder::{resolve_ladder, Rendition};
@@ -224,7 +227,16 @@ fn build_pipeline(
         Some(writer) => {
             let convert = make("audioconvert")?;
             let resample = make("audioresample")?;
-            let stereo = caps_filter(gst::Caps::builder("audio/x-raw").field("channels", AUDIO_CHANNELS as i32).build())?;
+            // Stereo at 48 kHz whatever the source has: AAC at 8 or 12 kHz sounds poor and some players
+            // reject it.
+            // NOTE: the encoder's 1024 priming samples are not trimmed (no edit list in the init
+            // segment), so audio starts about 21 ms late against the video.
+            let stereo = caps_filter(
+                gst::Caps::builder("audio/x-raw")
+                    .field("channels", AUDIO_CHANNELS as i32)
+                    .field("rate", AUDIO_SAMPLE_RATE)
+                    .build(),
+            )?;
             let encoder = make("avenc_aac")?;
             encoder.set_property("bitrate", AUDIO_BITRATE as i32);
             let mux = cmaf_mux(config.segment_duration)?;
