@@ -622,3 +622,17 @@ fn audio_rendition_is_48_khz() {
     let first_line = text.lines().next().unwrap_or_default().trim().to_owned();
     assert_eq!(first_line, "aac,48000,2", "ffprobe read {text:?}");
 }
+
+#[test]
+fn audio_priming_is_hidden_by_edit_list() {
+    // 2.000 s of 1080p50 video with PCM audio: a 21 ms AAC priming would be more than one frame.
+    let Some(path) = fixture("mov-h264-1080p50-pcm_s16le.mov") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("package");
+    media::transcode_hls(&path, &out, &quick_config(None), &|_| {}).unwrap();
+    let audio = out.join("audio/und_aac_2ch");
+    let total: f64 = playlist_segments(&audio.join("playlist.m3u8")).iter().map(|(_, seconds)| seconds).sum();
+    assert!((total - 2.0).abs() <= 0.02, "audio lasts {total:.4} s, the source 2.000 s");
+    let init = std::fs::read(audio.join("init.mp4")).unwrap();
+    assert!(init.windows(4).any(|window| window == b"elst"), "the audio init segment has no edit list");
+}

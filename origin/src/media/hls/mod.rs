@@ -104,7 +104,7 @@ pub fn transcode_hls(
         video_writers.push(TrackWriter::new(out_dir.join("video").join(rendition.id()), key)?);
     }
     let audio_writer = match info.has_audio() {
-        true => Some(TrackWriter::new(out_dir.join("audio").join(AUDIO_TRACK_ID), key)?),
+        true => Some(TrackWriter::new(out_dir.join("audio").join(AUDIO_TRACK_ID), key)?.with_hidden_lead(priming_duration())),
         false => None,
     };
 
@@ -229,8 +229,6 @@ fn build_pipeline(
             let resample = make("audioresample")?;
             // Stereo at 48 kHz whatever the source has: AAC at 8 or 12 kHz sounds poor and some players
             // reject it.
-            // NOTE: the encoder's 1024 priming samples are not trimmed (no edit list in the init
-            // segment), so audio starts about 21 ms late against the video.
             let stereo = caps_filter(
                 gst::Caps::builder("audio/x-raw")
                     .field("channels", AUDIO_CHANNELS as i32)
@@ -244,6 +242,7 @@ fn build_pipeline(
             pipeline.add_many([&convert, &resample, &stereo, &encoder, &mux, sink.upcast_ref()])?;
             gst::Element::link_many([&convert, &resample, &stereo, &encoder, &mux, sink.upcast_ref()])?;
             writer.watch_codec(&encoder.static_pad("src").expect("encoder has a src pad"), aac_codec_string);
+            mark_priming(&encoder);
             convert.static_pad("sink")
         }
         None => None,
@@ -410,4 +409,34 @@ mod tests {
         assert_eq!(gop_frames((30000, 1001), DEFAULT_SEGMENT_DURATION), 180);
         assert_eq!(gop_frames((24000, 1001), DEFAULT_SEGMENT_DURATION), 144);
     }
+}
+
+/// Samples of silence the AAC encoder (`avenc_aac`, FFmpeg's encoder) puts before the audio.
+const AAC_PRIMING_SAMPLES: u64 = 1024;
+
+/// Returns how long the AAC priming lasts at [`AUDIO_SAMPLE_RATE`].
+fn priming_duration() -> gst::ClockTime {
+    gst::ClockTime::SECOND.mul_div_round(AAC_PRIMING_SAMPLES, AUDIO_SAMPLE_RATE as u64).unwrap_or(gst::ClockTime::ZERO)
+}
+
+/// Marks the encoder's priming samples on its first buffer with an `AudioClippingMeta`, which
+/// `cmafmux` turns into an edit list, so players skip them and audio stays in sync with video.
+fn mark_priming(encoder: &gst::Element) {
+    let Some(pad) = encoder.static_pad("src") else {
+        return;
+    };
+    pad.add_probe(gst::PadProbeType::BUFFER, |_, info| {
+        if let Some(gst::PadProbeData::Buffer(buffer)) = &mut info.data {
+            let buffer = buffer.make_mut();
+            if buffer.meta::<gst_audio::AudioClippingMeta>().is_none() {
+                gst_audio::AudioClippingMeta::add(
+                    buffer,
+                    gst::format::Default::from_u64(AAC_PRIMING_SAMPLES),
+                    gst::format::Default::ZERO,
+                );
+            }
+        }
+        // Only the first buffer carries the priming.
+        gst::PadProbeReturn::Remove
+    });
 }

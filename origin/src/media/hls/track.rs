@@ -26,13 +26,22 @@ pub(crate) struct TrackState {
 pub(crate) struct TrackWriter {
     dir: PathBuf,
     key: Option<[u8; 16]>,
+    /// Media time at the start that an edit list hides from players, in nanoseconds; the first
+    /// segment's `EXTINF` leaves it out.
+    hidden_lead_ns: u64,
     pub state: Arc<Mutex<TrackState>>,
 }
 
 impl TrackWriter {
     pub fn new(dir: PathBuf, key: Option<[u8; 16]>) -> Result<Self, MediaError> {
         std::fs::create_dir_all(&dir).map_err(|error| MediaError::output(&dir, error))?;
-        Ok(Self { dir, key, state: Arc::default() })
+        Ok(Self { dir, key, hidden_lead_ns: 0, state: Arc::default() })
+    }
+
+    /// Sets the media time an edit list hides at the start of the track (the AAC priming).
+    pub fn with_hidden_lead(mut self, lead: gst::ClockTime) -> Self {
+        self.hidden_lead_ns = lead.nseconds();
+        self
     }
 
     /// Creates the `appsink` that feeds this writer.
@@ -135,6 +144,7 @@ impl TrackWriter {
             None => (bytes, None),
         };
         std::fs::write(&path, &bytes).map_err(|error| MediaError::output(&path, error))?;
+        let duration_ns = if state.segments.is_empty() { duration_ns.saturating_sub(self.hidden_lead_ns) } else { duration_ns };
         state.segments.push(SegmentEntry { name, duration_ns, size: bytes.len() as u64, iv });
         Ok(())
     }
