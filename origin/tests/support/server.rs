@@ -433,6 +433,21 @@ impl Server {
         let _ = self.child.wait();
     }
 
+    /// Sends SIGTERM, as a service manager does at shutdown, and waits up to `timeout` for the
+    /// process to exit. Returns its status, or `None` if it is still running.
+    pub fn terminate(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Some(status) = self.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
     /// Returns the process status if it has exited.
     pub fn try_wait(&mut self) -> Option<ExitStatus> {
         self.child.try_wait().ok().flatten()
