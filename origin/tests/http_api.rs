@@ -7,6 +7,7 @@
 #[path = "support/s3.rs"]
 mod s3_support;
 #[path = "support/server.rs"]
+#[macro_use]
 mod server_support;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -22,25 +23,6 @@ const VIDEO_FIXTURE: &str = "h264-aac-640x360-25fps-5s.mp4";
 const AUDIO_FIXTURE: &str = "audio-aac-lc-48k-stereo.m4a";
 /// Maximum time a cover job may take here. One took about 0.2 s on the 5 s fixture on 2 cores.
 const JOB_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// Defines a module with a `local` and an `s3` test that both run `$behaviour(backend)`.
-macro_rules! both_backends {
-    ($behaviour:ident) => {
-        mod $behaviour {
-            use super::server_support::Backend;
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn local() {
-                super::$behaviour(Backend::Local).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn s3() {
-                super::$behaviour(Backend::S3).await;
-            }
-        }
-    };
-}
 
 both_backends!(api_key_is_required);
 both_backends!(job_lifecycle);

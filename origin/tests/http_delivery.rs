@@ -7,6 +7,7 @@
 #[path = "support/s3.rs"]
 mod s3_support;
 #[path = "support/server.rs"]
+#[macro_use]
 mod server_support;
 
 use reqwest::{Method, StatusCode};
@@ -21,25 +22,6 @@ const COVER_KEY: &str = "videos/ab/abcdef1234567890/cover.jpg";
 const ORIGINAL_KEY: &str = "uploads/demo/sample image.png";
 /// Content of a file placed next to the buckets, which no request may reach.
 const SECRET_CONTENT: &str = "#EXTM3U outside-the-buckets";
-
-/// Defines a module with a `local` and an `s3` test that both run `$behaviour(backend)`.
-macro_rules! both_backends {
-    ($behaviour:ident) => {
-        mod $behaviour {
-            use super::server_support::Backend;
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn local() {
-                super::$behaviour(Backend::Local).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn s3() {
-                super::$behaviour(Backend::S3).await;
-            }
-        }
-    };
-}
 
 both_backends!(thumb_serves_media_objects);
 both_backends!(thumb_rejects_bad_signatures);

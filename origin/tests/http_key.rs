@@ -8,6 +8,7 @@
 #[path = "support/s3.rs"]
 mod s3_support;
 #[path = "support/server.rs"]
+#[macro_use]
 mod server_support;
 
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -27,25 +28,6 @@ const CONTENT_KEY: [u8; 16] =
     [0x3c, 0x91, 0x07, 0xe2, 0x55, 0xaa, 0x10, 0x6f, 0xd4, 0x28, 0xb1, 0x99, 0x0e, 0x7d, 0x42, 0xc8];
 /// Requests one token may make per minute.
 const KEY_RATE_LIMIT: usize = 120;
-
-/// Defines a module with a `local` and an `s3` test that both run `$behaviour(backend)`.
-macro_rules! both_backends {
-    ($behaviour:ident) => {
-        mod $behaviour {
-            use super::server_support::Backend;
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn local() {
-                super::$behaviour(Backend::Local).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn s3() {
-                super::$behaviour(Backend::S3).await;
-            }
-        }
-    };
-}
 
 both_backends!(key_is_served_to_token_holders);
 both_backends!(bad_tokens_are_rejected);

@@ -6,6 +6,7 @@
 #[path = "support/s3.rs"]
 mod s3_support;
 #[path = "support/server.rs"]
+#[macro_use]
 mod server_support;
 
 use std::time::Duration;
@@ -24,25 +25,6 @@ const JOB_TIMEOUT: Duration = Duration::from_secs(60);
 const DELIVERY_TIMEOUT: Duration = Duration::from_secs(30);
 /// Time to keep watching for unexpected extra deliveries: longer than two sender polls.
 const QUIET_PERIOD: Duration = Duration::from_millis(2500);
-
-/// Defines a module with a `local` and an `s3` test that both run `$behaviour(backend)`.
-macro_rules! both_backends {
-    ($behaviour:ident) => {
-        mod $behaviour {
-            use super::server_support::Backend;
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn local() {
-                super::$behaviour(Backend::Local).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn s3() {
-                super::$behaviour(Backend::S3).await;
-            }
-        }
-    };
-}
 
 both_backends!(outcomes_are_delivered_once);
 both_backends!(redirects_are_retried_not_followed);

@@ -6,6 +6,7 @@
 //! #[path = "support/s3.rs"]
 //! mod s3_support;
 //! #[path = "support/server.rs"]
+//! #[macro_use]
 //! mod server_support;
 //! ```
 //!
@@ -15,10 +16,30 @@
 //!   dropped. Its JSON log lines are collected and printed when a test panics.
 //! - [`WebhookReceiver`]: an HTTP server on 127.0.0.1 that records each request's headers and exact
 //!   body, and responds with scripted statuses.
+//! - `both_backends!`: turns one async test function into a local and an S3 test.
 //! - [`raw_request`]: sends a request line byte for byte, because `reqwest` normalizes `..` and
 //!   backslashes out of URLs before they leave the client.
 
-#![allow(dead_code)]
+#![allow(dead_code, unused_macros)]
+
+/// Defines a module with a `local` and an `s3` test that both run `$behaviour(backend)`.
+macro_rules! both_backends {
+    ($behaviour:ident) => {
+        mod $behaviour {
+            use super::server_support::Backend;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn local() {
+                super::$behaviour(Backend::Local).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn s3() {
+                super::$behaviour(Backend::S3).await;
+            }
+        }
+    };
+}
 
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read, Write};
