@@ -32,7 +32,7 @@ pub const MAX_TOKEN_LEN: usize = 2048;
 /// Maximum lifetime `mint` gives a token, in seconds (one week).
 pub const MAX_TOKEN_TTL_SECS: u64 = 7 * 24 * 3600;
 
-/// Why a request for a key carries no usable token. The key endpoint returns 401 for
+/// Reason a request for a key carries no usable token. The key endpoint returns 401 for
 /// [`TokenError::Missing`] and 403 for [`TokenError::Invalid`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TokenError {
@@ -51,7 +51,7 @@ impl TokenError {
     }
 }
 
-/// Why a present token was rejected. Messages never contain the token.
+/// Reason a present token was rejected. Messages never contain the token.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum InvalidToken {

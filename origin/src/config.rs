@@ -35,7 +35,7 @@ pub const MIN_JOB_LEASE: Duration = Duration::from_secs(3);
 /// Largest JSON body the job API accepts, in bytes.
 pub const MAX_API_BODY_BYTES: usize = 64 * 1024;
 
-/// Which roles this process runs.
+/// Roles this process runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
     /// HTTP server and job workers.

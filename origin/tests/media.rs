@@ -582,7 +582,7 @@ fn probe_reports_images_as_still() {
 
 #[test]
 fn transcode_ignores_false_container_duration() {
-    // This fragmented MP4 holds 1.001 s of video but its header claims 143165 s.
+    // This fragmented MP4 contains 1.001 s of video but its header claims 143165 s.
     let Some(path) = fixture("fmp4-h264-aac-1080x720.mp4") else { return };
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("package");

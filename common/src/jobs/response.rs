@@ -15,7 +15,7 @@ pub struct ErrorBody {
     pub message: String,
 }
 
-/// Body of `202` (new job) and `200` (idempotency hit) answers to a create request.
+/// Body of `202` (new job) and `200` (idempotency hit) responses to a create request.
 ///
 /// `job_id` is `null` when the hit is a completed job, as in Vylux; `results` is present only then.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -49,7 +49,7 @@ pub struct JobStatusResponse {
     pub updated_at: String,
 }
 
-/// How a retry was carried out.
+/// Retry strategy: the whole job again, or only the failed stages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RetryStrategy {
@@ -69,7 +69,7 @@ pub struct RetryJob {
     pub retry_of_job_id: String,
 }
 
-/// Body of a `202` answer to `POST /api/jobs/{id}/retry`.
+/// Body of a `202` response to `POST /api/jobs/{id}/retry`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RetryResponse {
@@ -168,7 +168,7 @@ pub struct VideoTrack {
     pub audio_track_ids: Vec<String>,
 }
 
-/// How an encrypted package is protected. `scheme` is `aes-128` for this project.
+/// Protection of an encrypted package. `scheme` is `aes-128` for this project.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EncryptionInfo {
@@ -231,7 +231,7 @@ pub struct FullArtifacts {
     pub transcode: Option<TranscodeResult>,
 }
 
-/// How a failed `video:full` job can be retried.
+/// Retry plan of a failed `video:full` job.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RetryPlan {

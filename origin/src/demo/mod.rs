@@ -2,10 +2,10 @@
 //!
 //! It plays the part of "your backend" and is kept apart from the origin. It talks to Vylux only
 //! over HTTP, and only it has the secrets a backend has (`API_KEY`, `HMAC_SECRET`,
-//! `KEY_TOKEN_SECRET`, `WEBHOOK_SECRET`). It submits `video:full` jobs, takes the signed webhook
-//! (and polls as a fallback), and serves a page that shows the cover through a signed `/thumb` URL
-//! and plays the encrypted stream with hls.js, both through the public media URL (the edge). The
-//! browser gets a short-lived playback token and nothing else secret.
+//! `KEY_TOKEN_SECRET`, `WEBHOOK_SECRET`). It submits `video:full` jobs and takes the signed webhook,
+//! polling as a fallback. Its page shows the cover through a signed `/thumb` URL and plays the
+//! encrypted stream with hls.js, both through the public media URL (the edge). The browser gets a
+//! short-lived playback token and nothing else secret.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -39,11 +39,11 @@ const POLL_INTERVAL: Duration = Duration::from_secs(3);
 pub struct DemoConfig {
     /// Address to listen on (`DEMO_ADDRESS`, default `127.0.0.1:8080`).
     pub address: SocketAddr,
-    /// Where this backend reaches the Vylux job API (`VYLUX_API_URL`, default `http://127.0.0.1:3000`).
+    /// Base URL of the Vylux job API for this backend (`VYLUX_API_URL`, default `http://127.0.0.1:3000`).
     pub api_url: String,
-    /// Where browsers reach media: the edge (`PUBLIC_MEDIA_URL`, default `http://127.0.0.1:8787`).
+    /// Base URL browsers fetch media from, normally the edge (`PUBLIC_MEDIA_URL`, default `http://127.0.0.1:8787`).
     pub media_url: String,
-    /// Where Vylux reaches this backend's webhook (`DEMO_PUBLIC_URL`, default `http://{address}`).
+    /// Base URL Vylux sends this backend's webhooks to (`DEMO_PUBLIC_URL`, default `http://{address}`).
     pub public_url: String,
     /// hls.js file served to the page (`HLS_JS_PATH`, default `node_modules/hls.js/dist/hls.min.js`).
     pub hls_js_path: PathBuf,

@@ -51,7 +51,7 @@ pub fn make_preview(src: &Path, settings: &PreviewSettings, out_path: &Path) -> 
     let mut frames = decode_frames(src, &info, width, height, settings.fps, start, duration, &mut encoder)?;
     if frames == 0 && start > 0.0 {
         // A source without a known duration (some MPEG-TS files) cannot be clamped in advance, so a
-        // start past its end yields nothing; the preview then starts at the beginning instead.
+        // start past its end yields nothing. The preview then starts at the beginning instead.
         encoder = FrameEncoder::new(settings.format, width, height, settings.fps)?;
         frames = decode_frames(src, &info, width, height, settings.fps, 0.0, duration, &mut encoder)?;
     }

@@ -1,9 +1,9 @@
 //! `GET /api/key/{hash}`: the AES-128 content key of an encrypted package, for Bearer-token holders.
 //!
 //! Responses: 401 without a token, 403 for a bad one (both plain text saying nothing more), 404 when
-//! the hash has no key, otherwise the 16 raw key bytes with `Cache-Control: no-store`. Every answer
-//! carries `Access-Control-Allow-Origin: *`, because a cross-origin player (hls.js) otherwise sees
-//! only a network error.
+//! the hash has no key, otherwise the 16 raw key bytes with `Cache-Control: no-store`. Every
+//! response carries `Access-Control-Allow-Origin: *`, because otherwise a cross-origin player
+//! (hls.js) reports only a network error.
 
 use std::net::SocketAddr;
 use std::time::{SystemTime, UNIX_EPOCH};

@@ -146,8 +146,8 @@ async fn observe(State(state): State<AppState>, request: Request, next: Next) ->
         let headers = response.headers_mut();
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         headers.remove(header::VARY);
-        // A cross-origin player must be able to read a delivery error; without this header it
-        // sees only a network failure.
+        // A cross-origin player must be able to read a delivery error. Without this header it
+        // reports only a network failure.
         if is_delivery_path(&path) {
             headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
         }

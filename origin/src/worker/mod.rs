@@ -24,7 +24,7 @@ use crate::store::{JobRecord, JobStore};
 /// Maximum wait between two polls of an empty queue.
 const IDLE_POLL_INTERVAL: Duration = Duration::from_secs(1);
 
-/// What every worker of a process shares.
+/// State every worker of a process shares.
 #[derive(Clone)]
 pub struct WorkerContext {
     pub store: JobStore,

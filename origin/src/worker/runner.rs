@@ -37,8 +37,8 @@ impl JobFailure {
         Self { code: code.into(), message: message.into(), retryable, results: None }
     }
 
-    /// A media failure. Only time-outs and output errors may pass on another attempt; a source that
-    /// cannot be decoded will not decode next time either.
+    /// Converts a media failure. Only time-outs and output errors may pass on another attempt,
+    /// because a source that cannot be decoded will not decode next time either.
     pub fn from_media(error: MediaError) -> Self {
         let retryable = matches!(error.code, crate::media::ErrorCode::TimedOut | crate::media::ErrorCode::OutputFailed);
         Self::new(error.code.as_str(), error.message, retryable)
@@ -100,7 +100,7 @@ pub struct MediaRunner {
     pub store: JobStore,
     /// Supplies the key-encryption keys and the key URI.
     pub config: Arc<Config>,
-    /// Folder that holds one scratch directory per running job.
+    /// Folder that contains one scratch directory per running job.
     pub scratch_root: PathBuf,
 }
 
@@ -120,7 +120,7 @@ impl JobRunner for MediaRunner {
                 false,
             )),
         };
-        // Media errors name the files they read, which are scratch paths; clients see the job
+        // Media errors name the files they read, which are scratch paths. Clients read the job
         // error, so the paths become the source object key and a placeholder.
         let result = result.map_err(|failure| hide_scratch_paths(failure, scratch.path(), &job.source));
         // Dropping the directory removes it and everything in it, on success and failure alike.

@@ -186,7 +186,7 @@ fn build_pipeline(
     let flip = upright_flip(info.orientation)?;
     let rate = make("videorate")?;
     // No frame is repeated to close the stream. With the default of 1 s, a file whose container
-    // claims a longer duration than it holds (a fragmented MP4 stating 143165 s, for example) gets
+    // claims a longer duration than it contains (a fragmented MP4 stating 143165 s, for example) gets
     // up to a second of repeated frames at the end. The cost is that the total can fall short of
     // the source by up to one frame.
     rate.set_property("max-closing-segment-duplication-duration", gst::ClockTime::ZERO);
