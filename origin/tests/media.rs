@@ -636,3 +636,26 @@ fn audio_priming_is_hidden_by_edit_list() {
     let init = std::fs::read(audio.join("init.mp4")).unwrap();
     assert!(init.windows(4).any(|window| window == b"elst"), "the audio init segment has no edit list");
 }
+
+#[test]
+fn edit_list_after_the_only_keyframe_decodes() {
+    if !has_tool("ffmpeg") {
+        return;
+    }
+    // 0.099 s shown from the middle of a 0.717 s track whose only keyframe is its first sample.
+    let Some(path) = fixture("vfr-apple-h264-268x156-0.1s-noaudio.mov") else { return };
+    let info = media::probe(&path).unwrap();
+    assert_eq!(info.access, media::SourceAccess::Sequential, "{info:?}");
+    let dir = tempfile::tempdir().unwrap();
+    let cover = media::extract_cover(&path, &CoverOptions::default(), &dir.path().join("cover.jpg")).unwrap();
+    assert_eq!((cover.width, cover.height), (268, 156));
+
+    let out = dir.path().join("package");
+    let package = media::transcode_hls(&path, &out, &quick_config(None), &|_| {}).unwrap();
+    let frame = 1.0 / info.fps().expect("a measured frame rate");
+    for track in &package.video {
+        assert!((track.duration_sec - 0.099).abs() <= frame + 1e-6, "{} lasts {:.4} s", track.id, track.duration_sec);
+    }
+    let (ok, errors) = ffmpeg_decode(out.join("master.m3u8").to_str().unwrap());
+    assert!(ok && errors.is_empty(), "ffmpeg failed: {errors}");
+}

@@ -7,7 +7,9 @@ use gst::prelude::*;
 use vylux_common::jobs::CoverOptions;
 
 use super::error::{ErrorCode, MediaError};
-use super::pipeline::{caps_filter, decode_bin, link_decoded_pads, make, upright_flip, wait_for_state};
+use super::pipeline::{
+    caps_filter, decode_bin, link_decoded_pads, make, stream_time, upright_flip, wait_for_state, SourceAccess,
+};
 use super::probe::{probe, ProbeInfo};
 
 /// JPEG quality of covers (0 to 100).
@@ -58,7 +60,7 @@ fn grab_frame(src: &Path, info: &ProbeInfo, timestamp: Duration) -> Result<gst::
 
 fn frame_pipeline(src: &Path, info: &ProbeInfo) -> Result<(gst::Pipeline, gst_app::AppSink), MediaError> {
     let pipeline = gst::Pipeline::new();
-    let decode = decode_bin(src, "video/x-raw(ANY)")?;
+    let decode = decode_bin(src, "video/x-raw(ANY)", info.access)?;
     let convert = make("videoconvert")?;
     let flip = upright_flip(info.orientation)?;
     let scale = make("videoscale")?;
@@ -90,8 +92,10 @@ fn seek_frame(
     pipeline.set_state(gst::State::Paused).map_err(|_| preroll_error(pipeline))?;
     wait_for_state(pipeline, FRAME_TIMEOUT)?;
 
-    // An accurate seek prerolls the first frame at or after the target.
-    if pipeline.seek_simple(gst::SeekFlags::FLUSH | gst::SeekFlags::ACCURATE, target).is_ok() {
+    // An accurate seek prerolls the first frame at or after the target. Seeking a file that is
+    // pushed to the demuxer loses its segment, so such a file is decoded from the start.
+    let sequential = info.access == SourceAccess::Sequential;
+    if !sequential && pipeline.seek_simple(gst::SeekFlags::FLUSH | gst::SeekFlags::ACCURATE, target).is_ok() {
         wait_for_state(pipeline, FRAME_TIMEOUT)?;
         if let Some(sample) = appsink.try_pull_preroll(timeout) {
             return Ok(sample);
@@ -101,7 +105,10 @@ fn seek_frame(
     // Past the end, or not seekable: decode up to the end and keep the last frame. Start a few
     // seconds before the stated end, and from the beginning if that finds nothing (a container
     // may state a duration longer than its video).
-    let near_end = info.duration.map(|duration| duration.saturating_sub(LAST_FRAME_WINDOW)).unwrap_or_default();
+    let near_end = match sequential {
+        true => Duration::ZERO,
+        false => info.duration.map(|duration| duration.saturating_sub(LAST_FRAME_WINDOW)).unwrap_or_default(),
+    };
     let mut starts = vec![near_end];
     if !near_end.is_zero() {
         starts.push(Duration::ZERO);
@@ -109,13 +116,13 @@ fn seek_frame(
     for start in starts {
         let start = gst::ClockTime::from_nseconds(start.as_nanos() as u64);
         let flags = gst::SeekFlags::FLUSH | gst::SeekFlags::KEY_UNIT | gst::SeekFlags::SNAP_BEFORE;
-        if pipeline.seek_simple(flags, start).is_err() && !start.is_zero() {
+        if !sequential && pipeline.seek_simple(flags, start).is_err() && !start.is_zero() {
             continue;
         }
         pipeline.set_state(gst::State::Playing).map_err(|_| preroll_error(pipeline))?;
         let mut last = None;
         while let Some(sample) = appsink.try_pull_sample(timeout) {
-            let reached = sample.buffer().and_then(|buffer| buffer.pts()).is_some_and(|pts| pts >= target);
+            let reached = stream_time(&sample).is_some_and(|time| time >= target);
             last = Some(sample);
             if reached {
                 break;

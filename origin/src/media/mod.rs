@@ -27,5 +27,5 @@ pub use encryption::ContentKey;
 pub use error::{ErrorCode, MediaError};
 pub use hls::{transcode_hls, HlsPackage, PackageFile, TranscodeConfig};
 pub use preview::{make_preview, PreviewOutput};
-pub use probe::{probe, Orientation, ProbeInfo};
+pub use probe::{probe, Orientation, ProbeInfo, SourceAccess};
 pub use setup::{init, missing_elements};

@@ -44,13 +44,32 @@ pub(crate) fn check_source(path: &Path) -> Result<(), MediaError> {
     }
 }
 
+/// How the demuxer reads the source file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SourceAccess {
+    /// The demuxer reads where it wants (pull mode). Right for almost every file.
+    #[default]
+    Random,
+    /// The file is pushed to the demuxer from start to end, through `pushfilesrc`.
+    ///
+    /// GStreamer 1.22's `qtdemux` in pull mode outputs only the first sample of a track whose
+    /// edit list starts after its only keyframe (a 0.1 s clip cut from a longer recording by
+    /// Apple's tools, for example); in push mode it outputs them all.
+    Sequential,
+}
+
 /// Creates a `uridecodebin` for `path` that exposes only decoded streams whose caps match `caps`.
 ///
 /// `caps` must name the `(ANY)` feature, as in `video/x-raw(ANY)`: without it `uridecodebin`
 /// reports a missing decoder for streams that only decode to other memory types.
-pub(crate) fn decode_bin(path: &Path, caps: &str) -> Result<gst::Element, MediaError> {
+pub(crate) fn decode_bin(path: &Path, caps: &str, access: SourceAccess) -> Result<gst::Element, MediaError> {
     let decode = make("uridecodebin")?;
-    decode.set_property("uri", file_uri(path)?);
+    let uri = file_uri(path)?;
+    let uri = match access {
+        SourceAccess::Random => uri,
+        SourceAccess::Sequential => format!("push{uri}"),
+    };
+    decode.set_property("uri", uri);
     let caps: gst::Caps = caps.parse().map_err(|_| MediaError::pipeline(format!("invalid caps {caps:?}")))?;
     decode.set_property("caps", caps);
     decode.set_property("expose-all-streams", false);
@@ -124,6 +143,16 @@ pub(crate) fn upright_flip(orientation: Orientation) -> Result<gst::Element, Med
         gst::PadProbeReturn::Ok
     });
     Ok(flip)
+}
+
+/// Returns the stream time of a sample's buffer: its position in the source as a player shows it,
+/// which differs from the buffer timestamp when the container has an edit list.
+pub(crate) fn stream_time(sample: &gst::Sample) -> Option<gst::ClockTime> {
+    let pts = sample.buffer()?.pts()?;
+    match sample.segment().and_then(|segment| segment.downcast_ref::<gst::ClockTime>()) {
+        Some(segment) => segment.to_stream_time(pts),
+        None => Some(pts),
+    }
 }
 
 /// Creates a `capsfilter` with the given caps.

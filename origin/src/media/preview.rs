@@ -8,7 +8,10 @@ use vylux_common::jobs::PreviewSettings;
 use vylux_common::layout::PreviewFormat;
 
 use super::error::{ErrorCode, MediaError};
-use super::pipeline::{caps_filter, decode_bin, first_bus_error, link_decoded_pads, make, upright_flip, wait_for_state};
+use super::pipeline::{
+    caps_filter, decode_bin, first_bus_error, link_decoded_pads, make, stream_time, upright_flip, wait_for_state,
+    SourceAccess,
+};
 use super::probe::probe;
 
 /// Lossy WebP quality (0 to 100) of previews.
@@ -121,7 +124,7 @@ fn decode_frames(
     encoder: &mut FrameEncoder,
 ) -> Result<u32, MediaError> {
     let pipeline = gst::Pipeline::new();
-    let decode = decode_bin(src, "video/x-raw(ANY)")?;
+    let decode = decode_bin(src, "video/x-raw(ANY)", info.access)?;
     let convert = make("videoconvert")?;
     let flip = upright_flip(info.orientation)?;
     let scale = make("videoscale")?;
@@ -146,16 +149,19 @@ fn decode_frames(
 
         let start_time = gst::ClockTime::from_nseconds((start * 1e9) as u64);
         let stop_time = gst::ClockTime::from_nseconds(((start + duration) * 1e9) as u64);
-        let seeked = pipeline
-            .seek(
-                1.0,
-                gst::SeekFlags::FLUSH | gst::SeekFlags::ACCURATE,
-                gst::SeekType::Set,
-                start_time,
-                gst::SeekType::Set,
-                stop_time,
-            )
-            .is_ok();
+        // Seeking a file that is pushed to the demuxer loses its segment, so such a file is
+        // read from the start.
+        let seeked = info.access == SourceAccess::Random
+            && pipeline
+                .seek(
+                    1.0,
+                    gst::SeekFlags::FLUSH | gst::SeekFlags::ACCURATE,
+                    gst::SeekType::Set,
+                    start_time,
+                    gst::SeekType::Set,
+                    stop_time,
+                )
+                .is_ok();
         if seeked {
             wait_for_state(&pipeline, FRAME_TIMEOUT)?;
         }
@@ -170,7 +176,7 @@ fn decode_frames(
                 break;
             };
             let Some(buffer) = sample.buffer() else { continue };
-            if !seeked && buffer.pts().is_some_and(|pts| pts < start_time) {
+            if !seeked && stream_time(&sample).is_some_and(|time| time < start_time) {
                 continue;
             }
             let map = buffer.map_readable().map_err(|_| MediaError::pipeline("preview frame cannot be read"))?;

@@ -9,6 +9,7 @@ use gst_pbutils::prelude::*;
 
 use super::error::{ErrorCode, MediaError};
 use super::pipeline::{check_source, decode_bin, file_uri, link_decoded_pads};
+pub use super::pipeline::SourceAccess;
 use super::setup::init;
 
 /// Longest time the discoverer may spend on one source. A healthy file is read in well under a
@@ -96,6 +97,8 @@ pub struct ProbeInfo {
     pub video_codec: String,
     /// Audio codec of the first audio stream; `None` when the source has no audio.
     pub audio_codec: Option<String>,
+    /// How pipelines must read the file.
+    pub access: SourceAccess,
 }
 
 impl ProbeInfo {
@@ -210,7 +213,8 @@ pub fn probe(path: &Path) -> Result<ProbeInfo, MediaError> {
     // comes from the packet timestamps, with the stated rate as the fallback.
     let stated = video.framerate();
     let stated_rate = (stated.numer() > 0 && stated.denom() > 0).then(|| (stated.numer() as u32, stated.denom() as u32));
-    let frame_rate = measure_frame_rate(path, &caps).or(stated_rate);
+    let (access, timestamps) = choose_access(path, &caps);
+    let frame_rate = measure_frame_rate(&timestamps).or(stated_rate);
 
     let audio_codec = info
         .audio_streams()
@@ -227,21 +231,27 @@ pub fn probe(path: &Path) -> Result<ProbeInfo, MediaError> {
         frame_rate,
         video_codec,
         audio_codec,
+        access,
     })
 }
 
-/// Measures the frame rate from the median gap between the timestamps of the first
-/// [`FRAME_RATE_SAMPLE_PACKETS`] video packets, without decoding them, and snaps it to a common
-/// rate within 1 %. Returns `None` when fewer than two timestamps could be read.
-fn measure_frame_rate(path: &Path, caps: &gst::CapsRef) -> Option<(u32, u32)> {
-    let name = caps.structure(0)?.name().to_string();
+/// Reads the timestamps of the first [`FRAME_RATE_SAMPLE_PACKETS`] video packets, without
+/// decoding them, sorted and without repeats.
+fn packet_timestamps(path: &Path, caps: &gst::CapsRef, access: SourceAccess) -> Vec<u64> {
+    let mut timestamps = Vec::with_capacity(FRAME_RATE_SAMPLE_PACKETS);
+    let Some(name) = caps.structure(0).map(|structure| structure.name().to_string()) else {
+        return timestamps;
+    };
     let pipeline = gst::Pipeline::new();
-    let decode = decode_bin(path, &format!("{name}(ANY)")).ok()?;
+    let Ok(decode) = decode_bin(path, &format!("{name}(ANY)"), access) else {
+        return timestamps;
+    };
     let appsink = gst_app::AppSink::builder().sync(false).build();
-    pipeline.add_many([&decode, appsink.upcast_ref()]).ok()?;
+    if pipeline.add_many([&decode, appsink.upcast_ref()]).is_err() {
+        return timestamps;
+    }
     link_decoded_pads(&decode, &pipeline, appsink.static_pad("sink"), None);
 
-    let mut timestamps = Vec::with_capacity(FRAME_RATE_SAMPLE_PACKETS);
     if pipeline.set_state(gst::State::Playing).is_ok() {
         let timeout = gst::ClockTime::from_seconds(2);
         while timestamps.len() < FRAME_RATE_SAMPLE_PACKETS {
@@ -254,9 +264,29 @@ fn measure_frame_rate(path: &Path, caps: &gst::CapsRef) -> Option<(u32, u32)> {
         }
     }
     let _ = pipeline.set_state(gst::State::Null);
-
     timestamps.sort_unstable();
     timestamps.dedup();
+    timestamps
+}
+
+/// Chooses how pipelines read `path`: randomly, unless the demuxer yields at most one packet that
+/// way and more when the file is pushed through it (see [`SourceAccess::Sequential`]). Returns the
+/// packet timestamps read the chosen way.
+fn choose_access(path: &Path, caps: &gst::CapsRef) -> (SourceAccess, Vec<u64>) {
+    let random = packet_timestamps(path, caps, SourceAccess::Random);
+    if random.len() >= 2 || gst::ElementFactory::find("pushfilesrc").is_none() {
+        return (SourceAccess::Random, random);
+    }
+    let sequential = packet_timestamps(path, caps, SourceAccess::Sequential);
+    match sequential.len() > random.len() {
+        true => (SourceAccess::Sequential, sequential),
+        false => (SourceAccess::Random, random),
+    }
+}
+
+/// Measures the frame rate from the median gap between packet timestamps and snaps it to a
+/// common rate within 1 %. Returns `None` for fewer than two timestamps.
+fn measure_frame_rate(timestamps: &[u64]) -> Option<(u32, u32)> {
     let mut gaps: Vec<u64> = timestamps.windows(2).map(|pair| pair[1] - pair[0]).collect();
     if gaps.is_empty() {
         return None;

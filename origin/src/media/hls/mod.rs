@@ -178,7 +178,7 @@ fn build_pipeline(
     audio_writer: Option<&TrackWriter>,
 ) -> Result<gst::Pipeline, MediaError> {
     let pipeline = gst::Pipeline::new();
-    let decode = decode_bin(src, "video/x-raw(ANY);audio/x-raw(ANY)")?;
+    let decode = decode_bin(src, "video/x-raw(ANY);audio/x-raw(ANY)", info.access)?;
     pipeline.add(&decode)?;
 
     // Decoded video, upright and at a constant rate, split to every rendition.
