@@ -103,6 +103,9 @@ class SourceInfo:
 class PacketSpan:
     seconds: float
     packets: int
+    # When the first packet starts and when the last one ends, in seconds.
+    start: float = 0.0
+    end: float = 0.0
 
 
 def packet_span(path: str, stream_index: int) -> PacketSpan | None:
@@ -130,7 +133,8 @@ def packet_span(path: str, stream_index: int) -> PacketSpan | None:
     last_time, last_duration = packets[-1]
     if last_duration < typical_gap / 2:
         last_duration = typical_gap
-    return PacketSpan(last_time + last_duration - packets[0][0], len(packets))
+    end = last_time + last_duration
+    return PacketSpan(end - packets[0][0], len(packets), packets[0][0], end)
 
 
 def probe_source(path: str) -> SourceInfo:
@@ -152,6 +156,11 @@ def probe_source(path: str) -> SourceInfo:
         span = packet_span(path, int(video["index"]))
         if span is not None and span.seconds > 0:
             info.video_duration = span.seconds
+            # Video that starts after the container does (B-frame delay without an edit list) is
+            # shown from the container's start with its first frame held, as players show it.
+            container_start = document.get("format", {}).get("start_time")
+            if container_start is not None and float(container_start) < span.start:
+                info.video_duration = span.end - float(container_start)
             # The average rate over the packets; containers such as Matroska state a time base instead.
             info.frame_rate = span.packets / span.seconds
     if audio is not None:

@@ -44,7 +44,7 @@ pub(crate) fn check_source(path: &Path) -> Result<(), MediaError> {
     }
 }
 
-/// How the demuxer reads the source file.
+/// The way the demuxer reads the source file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum SourceAccess {
     /// The demuxer reads where it wants (pull mode). Right for almost every file.
@@ -53,8 +53,8 @@ pub enum SourceAccess {
     /// The file is pushed to the demuxer from start to end, through `pushfilesrc`.
     ///
     /// GStreamer 1.22's `qtdemux` in pull mode outputs only the first sample of a track whose
-    /// edit list starts after its only keyframe (a 0.1 s clip cut from a longer recording by
-    /// Apple's tools, for example); in push mode it outputs them all.
+    /// edit list starts after its only keyframe. Apple's tools write such tracks when they cut
+    /// a 0.1 s clip from a longer recording. In push mode `qtdemux` outputs every sample.
     Sequential,
 }
 

@@ -97,7 +97,7 @@ pub struct ProbeInfo {
     pub video_codec: String,
     /// Audio codec of the first audio stream; `None` when the source has no audio.
     pub audio_codec: Option<String>,
-    /// How pipelines must read the file.
+    /// The way pipelines must read the file.
     pub access: SourceAccess,
 }
 

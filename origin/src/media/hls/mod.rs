@@ -185,11 +185,7 @@ fn build_pipeline(
     let convert = make("videoconvert")?;
     let flip = upright_flip(info.orientation)?;
     let rate = make("videorate")?;
-    // No frame is repeated to close the stream. With the default of 1 s, a file whose container
-    // claims a longer duration than it contains (a fragmented MP4 stating 143165 s, for example) gets
-    // up to a second of repeated frames at the end. The cost is that the total can fall short of
-    // the source by up to one frame.
-    rate.set_property("max-closing-segment-duplication-duration", gst::ClockTime::ZERO);
+    close_with_last_frame(&rate, frame_rate);
     let constant = caps_filter(
         gst::Caps::builder("video/x-raw")
             .field("format", "I420")
@@ -269,6 +265,60 @@ fn build_pipeline(
         None
     });
     Ok(pipeline)
+}
+
+/// Makes `rate` show the last frame for as long as the source does, and no longer.
+///
+/// At the end of the stream `videorate` repeats the last frame only when the segment has a stop
+/// position, up to that stop but for at most `max-closing-segment-duplication-duration` (1 s by
+/// default) after the frame's timestamp. Neither bound is right. Matroska segments have no stop,
+/// so a WebM whose last frame comes 0.5 s after the one before lost most of that frame. A
+/// fragmented MP4 whose header states 143165 s for 1 s of video got a second of repeated frames.
+/// So segments without a stop get a distant one, and just before the end of the stream reaches
+/// `rate` the limit is set from the last frame's own duration, less half an output frame so that
+/// rounding cannot add a frame.
+fn close_with_last_frame(rate: &gst::Element, frame_rate: (u32, u32)) {
+    const DISTANT_STOP: gst::ClockTime = gst::ClockTime::from_seconds(100 * 365 * 24 * 3600);
+    let half_frame = gst::ClockTime::SECOND
+        .mul_div_floor(u64::from(frame_rate.1), 2 * u64::from(frame_rate.0).max(1))
+        .unwrap_or(gst::ClockTime::ZERO);
+    rate.set_property("max-closing-segment-duplication-duration", gst::ClockTime::ZERO);
+    let Some(sink) = rate.static_pad("sink") else {
+        return;
+    };
+    let last_duration = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let rate_weak = rate.downgrade();
+    sink.add_probe(gst::PadProbeType::BUFFER | gst::PadProbeType::EVENT_DOWNSTREAM, move |_, info| {
+        let mut replacement = None;
+        match &info.data {
+            Some(gst::PadProbeData::Buffer(buffer)) => {
+                let duration = buffer.duration().map(gst::ClockTime::nseconds).unwrap_or(0);
+                last_duration.store(duration, std::sync::atomic::Ordering::Relaxed);
+            }
+            Some(gst::PadProbeData::Event(event)) => match event.view() {
+                gst::EventView::Segment(segment) => {
+                    if let Some(time) = segment.segment().downcast_ref::<gst::ClockTime>().filter(|time| time.stop().is_none()) {
+                        let mut time = time.clone();
+                        time.set_stop(time.start().unwrap_or_default() + DISTANT_STOP);
+                        replacement = Some(gst::event::Segment::builder(&time).seqnum(event.seqnum()).build());
+                    }
+                }
+                gst::EventView::Eos(_) => {
+                    if let Some(rate) = rate_weak.upgrade() {
+                        let duration = gst::ClockTime::from_nseconds(last_duration.load(std::sync::atomic::Ordering::Relaxed));
+                        let limit = duration.saturating_sub(half_frame).max(gst::ClockTime::from_nseconds(1));
+                        rate.set_property("max-closing-segment-duplication-duration", limit);
+                    }
+                }
+                _ => {}
+            },
+            _ => {}
+        }
+        if let Some(event) = replacement {
+            info.data = Some(gst::PadProbeData::Event(event));
+        }
+        gst::PadProbeReturn::Ok
+    });
 }
 
 fn x264_encoder(rendition: &Rendition, gop: u32, preset: &str) -> Result<gst::Element, MediaError> {
