@@ -53,6 +53,10 @@ enum BenchCommand {
         /// x264 speed preset used by both sides.
         #[arg(long, default_value = "fast")]
         preset: String,
+        /// Folder that keeps both outputs (vylux/ and ffmpeg/) for comparison; by default they go
+        /// to a temporary folder that is removed afterwards.
+        #[arg(long)]
+        keep: Option<std::path::PathBuf>,
     },
 }
 
@@ -132,14 +136,21 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Serve => serve(),
-        Command::Bench(BenchCommand::Transcode { file, preset }) => {
+        Command::Bench(BenchCommand::Transcode { file, preset, keep }) => {
             if !file.is_file() {
                 bail!("video file {} not found", file.display());
             }
             crate::media::init()?;
-            let work_dir = tempfile::tempdir()?;
+            let temporary = tempfile::tempdir()?;
+            let work_dir = match &keep {
+                Some(folder) => {
+                    std::fs::create_dir_all(folder)?;
+                    folder.as_path()
+                }
+                None => temporary.path(),
+            };
             let config = crate::media::TranscodeConfig { x264_preset: preset, ..crate::media::TranscodeConfig::default() };
-            let report = crate::media::bench::bench_transcode(&file, work_dir.path(), &config)?;
+            let report = crate::media::bench::bench_transcode(&file, work_dir, &config)?;
             print!("{report}");
             Ok(ExitCode::SUCCESS)
         }

@@ -4,8 +4,8 @@
 //! One pipeline decodes the source once:
 //!
 //! ```text
-//! uridecodebin ─video─ videoconvert ─ videoflip ─ videorate ─ tee ─┬ queue ─ videoscale ─ x264enc ─ cmafmux ─ appsink (r1080)
-//!              │                                                  └ ...one branch per rendition
+//! uridecodebin ─video─ videoconvert ─ videoflip ─ videorate ─ tee ─ queue ─ videoscale ─ tee ─┬ queue ─ x264enc ─ cmafmux ─ appsink (r1080)
+//!              │                                                                              └ queue ─ videoscale ─ tee ─ ...the next rendition
 //!              └audio─ audioconvert ─ audioresample ─ avenc_aac ─ cmafmux ─ appsink (und_aac_2ch)
 //! ```
 //!
@@ -198,9 +198,13 @@ fn build_pipeline(
     pipeline.add_many([&convert, &flip, &rate, &constant, &tee])?;
     gst::Element::link_many([&convert, &flip, &rate, &constant, &tee])?;
 
+    // Each rendition is scaled from the one above it, not from the source: a 2-tap bilinear
+    // filter samples too sparsely to go from 1080 to 240 lines in one step, and the smaller
+    // input makes the lower rungs cheaper.
     let gop = gop_frames(frame_rate, config.segment_duration);
+    let mut upstream = tee.clone();
     for (rendition, writer) in renditions.iter().zip(video_writers) {
-        let queue = make("queue")?;
+        let scale_queue = make("queue")?;
         let scale = make("videoscale")?;
         let size = caps_filter(
             gst::Caps::builder("video/x-raw")
@@ -213,9 +217,14 @@ fn build_pipeline(
         let profile = caps_filter(gst::Caps::builder("video/x-h264").field("profile", "high").build())?;
         let mux = cmaf_mux(config.segment_duration)?;
         let sink = writer.appsink();
-        pipeline.add_many([&queue, &scale, &size, &encoder, &profile, &mux, sink.upcast_ref()])?;
-        gst::Element::link_many([&tee, &queue, &scale, &size, &encoder, &profile, &mux, sink.upcast_ref()])?;
+        let scaled = make("tee")?;
+        let encode_queue = make("queue")?;
+        let chain = [&scale_queue, &scale, &size, &scaled, &encode_queue, &encoder, &profile, &mux, sink.upcast_ref()];
+        pipeline.add_many(chain)?;
+        upstream.link(&scale_queue)?;
+        gst::Element::link_many(chain)?;
         writer.watch_codec(&profile.static_pad("src").expect("capsfilter has a src pad"), h264_codec_string);
+        upstream = scaled;
     }
 
     // The shared AAC rendition.
