@@ -4,8 +4,9 @@
 //! One pipeline decodes the source once:
 //!
 //! ```text
-//! uridecodebin ─video─ videoconvert ─ videoflip ─ videorate ─ tee ─ queue ─ videoscale ─ tee ─┬ queue ─ x264enc ─ cmafmux ─ appsink (r1080)
-//!              │                                                                              └ queue ─ videoscale ─ tee ─ ...the next rendition
+//! uridecodebin ─video─ videoconvert ─ videoflip ─ videorate ─ tee ─┬ queue ─ videoscale ─ tee ─┬ queue ─ x264enc ─ cmafmux ─ appsink (r1080)
+//!              │                                                  │                          └ queue ─ videoscale ─ ...r480, and so on
+//!              │                                                  └ queue ─ videoscale ─ tee ─ ...r720, r360
 //!              └audio─ audioconvert ─ audioresample ─ avenc_aac ─ cmafmux ─ appsink (und_aac_2ch)
 //! ```
 //!
@@ -198,12 +199,13 @@ fn build_pipeline(
     pipeline.add_many([&convert, &flip, &rate, &constant, &tee])?;
     gst::Element::link_many([&convert, &flip, &rate, &constant, &tee])?;
 
-    // Each rendition is scaled from the one above it, not from the source: a 2-tap bilinear
-    // filter samples too sparsely to go from 1080 to 240 lines in one step, and the smaller
-    // input makes the lower rungs cheaper.
     let gop = gop_frames(frame_rate, config.segment_duration);
-    let mut upstream = tee.clone();
-    for (rendition, writer) in renditions.iter().zip(video_writers) {
+    let mut scaled_outputs: Vec<gst::Element> = Vec::with_capacity(renditions.len());
+    for (index, (rendition, writer)) in renditions.iter().zip(video_writers).enumerate() {
+        let upstream = match scale_input(renditions, index, info.width) {
+            Some(parent) => &scaled_outputs[parent],
+            None => &tee,
+        };
         let scale_queue = make("queue")?;
         let scale = make("videoscale")?;
         let size = caps_filter(
@@ -224,7 +226,7 @@ fn build_pipeline(
         upstream.link(&scale_queue)?;
         gst::Element::link_many(chain)?;
         writer.watch_codec(&profile.static_pad("src").expect("capsfilter has a src pad"), h264_codec_string);
-        upstream = scaled;
+        scaled_outputs.push(scaled);
     }
 
     // The shared AAC rendition.
@@ -328,6 +330,26 @@ fn close_with_last_frame(rate: &gst::Element, frame_rate: (u32, u32)) {
         }
         gst::PadProbeReturn::Ok
     });
+}
+
+/// Returns the rendition that rendition `index` is scaled from, or `None` for the source.
+///
+/// videoscale's bilinear filter has two taps. Up to half the size it averages neighbouring
+/// pixels; beyond that it skips source pixels and the picture aliases (1080 lines straight to 240
+/// lose most of the detail a proper filter keeps). So each rendition is scaled from the largest
+/// picture at most twice its width: r720 from a 1080p source, r480 and r360 from r720, r240
+/// from r480. Smaller inputs also make the lower rungs cheaper. When no picture is that close,
+/// the smallest larger one is used.
+fn scale_input(renditions: &[Rendition], index: usize, source_width: u32) -> Option<usize> {
+    let width = renditions[index].width;
+    // 1 % of slack, because even sides round 426 to 854 and 240 to 480 unequally.
+    let within_twice = |candidate: u32| u64::from(candidate) * 100 <= u64::from(width) * 202;
+    if within_twice(source_width) {
+        return None;
+    }
+    // Renditions are ordered from the largest, so the first one within reach is the largest.
+    let larger = 0..index;
+    larger.clone().find(|&parent| within_twice(renditions[parent].width)).or_else(|| larger.last())
 }
 
 fn x264_encoder(rendition: &Rendition, gop: u32, preset: &str) -> Result<gst::Element, MediaError> {
@@ -460,6 +482,25 @@ fn package_file(out_dir: &Path, relative: &str) -> Result<PackageFile, MediaErro
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn renditions_scale_from_the_largest_picture_within_twice_their_width() {
+        let parents = |width, height| {
+            let renditions = resolve_ladder(width, height);
+            (0..renditions.len()).map(|index| scale_input(&renditions, index, width)).collect::<Vec<_>>()
+        };
+        // r1080, r720, r480, r360, r240 of a 1080p source.
+        assert_eq!(parents(1920, 1080), [None, None, Some(1), Some(1), Some(2)]);
+        // r720 to r240 of a 720p source: r480 and r360 are within twice the source.
+        assert_eq!(parents(1280, 720), [None, None, None, Some(1)]);
+        // A 4K source: r1080 is half its width, r720 comes from r1080.
+        assert_eq!(parents(3840, 2160), [None, Some(0), Some(1), Some(1), Some(2)]);
+        // A 5K source is more than twice r1080, so the top rendition still starts from it.
+        assert_eq!(parents(5120, 2880)[0], None);
+        // Portrait 1080x1920: 608x1080, 404x720, 270x480, 202x360, 134x240. The source is 2.7
+        // times as wide as r720, so r720 comes from r1080.
+        assert_eq!(parents(1080, 1920), [None, Some(0), Some(1), Some(1), Some(2)]);
+    }
 
     #[test]
     fn gop_covers_whole_segments() {
