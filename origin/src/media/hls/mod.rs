@@ -285,8 +285,8 @@ fn build_pipeline(
 /// default) after the frame's timestamp. Neither bound is right. Matroska segments have no stop,
 /// so a WebM whose last frame comes 0.5 s after the one before lost most of that frame. A
 /// fragmented MP4 whose header states 143165 s for 1 s of video got a second of repeated frames.
-/// So segments without a stop get a distant one, and just before the end of the stream reaches
-/// `rate` the limit is set from the last frame's own duration, less half an output frame so that
+/// So segments without a stop get a distant one. Just before the end of the stream reaches
+/// `rate`, the limit is set to the last frame's own duration less half an output frame, so that
 /// rounding cannot add a frame.
 fn close_with_last_frame(rate: &gst::Element, frame_rate: (u32, u32)) {
     const DISTANT_STOP: gst::ClockTime = gst::ClockTime::from_seconds(100 * 365 * 24 * 3600);
@@ -334,9 +334,9 @@ fn close_with_last_frame(rate: &gst::Element, frame_rate: (u32, u32)) {
 
 /// Returns the rendition that rendition `index` is scaled from, or `None` for the source.
 ///
-/// videoscale's bilinear filter has two taps. Up to half the size it averages neighbouring
-/// pixels; beyond that it skips source pixels and the picture aliases (1080 lines straight to 240
-/// lose most of the detail a proper filter keeps). So each rendition is scaled from the largest
+/// videoscale's bilinear filter has two taps. Down to half the size it averages neighbouring
+/// pixels. Below that it skips source pixels, so the picture aliases: 1080 lines scaled straight
+/// to 240 lose detail that a wider filter keeps. So each rendition is scaled from the largest
 /// picture at most twice its width: r720 from a 1080p source, r480 and r360 from r720, r240
 /// from r480. Smaller inputs also make the lower rungs cheaper. When no picture is that close,
 /// the smallest larger one is used.
@@ -484,7 +484,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn renditions_scale_from_the_largest_picture_within_twice_their_width() {
+    fn scale_input_within_twice_the_width() {
         let parents = |width, height| {
             let renditions = resolve_ladder(width, height);
             (0..renditions.len()).map(|index| scale_input(&renditions, index, width)).collect::<Vec<_>>()
