@@ -689,3 +689,26 @@ fn irregular_frame_timing_keeps_the_duration() {
         assert!((total - expected).abs() <= 1.0 / 30.0 + 1e-6, "{} lasts {total:.4} s, the source {expected:.4} s", track.id);
     }
 }
+
+#[test]
+fn bench_measures_both_ladders() {
+    if !has_tool("ffmpeg") {
+        return;
+    }
+    let Some(path) = fixture("h264-aac-640x360-25fps-5s.mp4") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let report = media::bench::bench_transcode(&path, dir.path(), &quick_config(None)).unwrap();
+    assert_eq!(report.rungs, ["r360_h264 640x360", "r240_h264 426x240"]);
+    for (name, cost) in [("ours", report.ours), ("ffmpeg", report.ffmpeg)] {
+        assert!(cost.wall > std::time::Duration::ZERO, "{name}: {cost:?}");
+        assert!(cost.cpu > std::time::Duration::ZERO, "{name}: {cost:?}");
+        assert!(cost.peak_memory > 1 << 20, "{name}: {cost:?}");
+    }
+    // Both sides wrote the same rungs.
+    for rung in ["r360_h264", "r240_h264"] {
+        assert!(dir.path().join(format!("vylux/video/{rung}/playlist.m3u8")).is_file(), "ours lacks {rung}");
+        assert!(dir.path().join(format!("ffmpeg/{rung}/playlist.m3u8")).is_file(), "ffmpeg lacks {rung}");
+    }
+    let table = report.to_string();
+    assert!(table.contains("| ratio vylux/ffmpeg |"), "{table}");
+}
