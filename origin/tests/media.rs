@@ -712,3 +712,15 @@ fn bench_measures_both_ladders() {
     let table = report.to_string();
     assert!(table.contains("| ratio vylux/ffmpeg |"), "{table}");
 }
+
+#[test]
+fn last_frame_without_duration_is_kept() {
+    // The container's track duration ends at the last frame's timestamp (0.968 s), so that frame
+    // is cut, and the decoder gives the frame before it no duration.
+    let Some(path) = fixture("two-video-tracks-one-empty-h264-aac.mp4") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("package");
+    media::transcode_hls(&path, &out, &quick_config(None), &|_| {}).unwrap();
+    let total: f64 = playlist_segments(&out.join("video/r720_h264/playlist.m3u8")).iter().map(|(_, seconds)| seconds).sum();
+    assert!((total - 0.968).abs() <= 0.002, "r720 lasts {total:.4} s; the frame at 0.934 s must be shown until 0.968 s");
+}

@@ -137,6 +137,20 @@ def packet_span(path: str, stream_index: int) -> PacketSpan | None:
     return PacketSpan(end - packets[0][0], len(packets), packets[0][0], end)
 
 
+def decoded_audio_seconds(path: str, stream_index: int) -> float | None:
+    """Decodes one audio stream with ffmpeg and returns how long the samples last.
+
+    Packet timestamps overstate audio that starts with a gap or with priming hidden by an edit
+    list, so the decoded length is what a player plays.
+    """
+    rate = 48000
+    result = run(["ffmpeg", "-nostdin", "-v", "error", "-i", path, "-map", f"0:{stream_index}",
+                  "-f", "s16le", "-ac", "1", "-ar", str(rate), "-"], timeout=600)
+    if result.returncode != 0 or not result.stdout:
+        return None
+    return len(result.stdout) / 2 / rate
+
+
 def probe_source(path: str) -> SourceInfo:
     """Measures the first video stream (attached pictures aside) and first audio stream of a file."""
     info = SourceInfo()
@@ -164,8 +178,7 @@ def probe_source(path: str) -> SourceInfo:
             # The average rate over the packets; containers such as Matroska state a time base instead.
             info.frame_rate = span.packets / span.seconds
     if audio is not None:
-        span = packet_span(path, int(audio["index"]))
-        info.audio_duration = span.seconds if span is not None else None
+        info.audio_duration = decoded_audio_seconds(path, int(audio["index"]))
     # A single frame without a duration spans nothing, so the stated duration is used instead.
     if video is not None and info.video_duration is None:
         stated = video.get("duration") or document.get("format", {}).get("duration")

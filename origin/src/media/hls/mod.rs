@@ -290,9 +290,10 @@ fn build_pipeline(
 /// rounding cannot add a frame.
 fn close_with_last_frame(rate: &gst::Element, frame_rate: (u32, u32)) {
     const DISTANT_STOP: gst::ClockTime = gst::ClockTime::from_seconds(100 * 365 * 24 * 3600);
-    let half_frame = gst::ClockTime::SECOND
-        .mul_div_floor(u64::from(frame_rate.1), 2 * u64::from(frame_rate.0).max(1))
+    let frame = gst::ClockTime::SECOND
+        .mul_div_floor(u64::from(frame_rate.1), u64::from(frame_rate.0).max(1))
         .unwrap_or(gst::ClockTime::ZERO);
+    let half_frame = frame / 2;
     rate.set_property("max-closing-segment-duplication-duration", gst::ClockTime::ZERO);
     let Some(sink) = rate.static_pad("sink") else {
         return;
@@ -303,8 +304,10 @@ fn close_with_last_frame(rate: &gst::Element, frame_rate: (u32, u32)) {
         let mut replacement = None;
         match &info.data {
             Some(gst::PadProbeData::Buffer(buffer)) => {
-                let duration = buffer.duration().map(gst::ClockTime::nseconds).unwrap_or(0);
-                last_duration.store(duration, std::sync::atomic::Ordering::Relaxed);
+                // A frame without a duration (the decoder derives it from the next frame, and the
+                // last one has none) counts as one output frame.
+                let duration = buffer.duration().unwrap_or(frame);
+                last_duration.store(duration.nseconds(), std::sync::atomic::Ordering::Relaxed);
             }
             Some(gst::PadProbeData::Event(event)) => match event.view() {
                 gst::EventView::Segment(segment) => {
