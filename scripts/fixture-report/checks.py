@@ -176,14 +176,19 @@ def check_duration(context: CheckContext, rendition: Rendition, label: str) -> l
     """Compares the sum of EXTINF with the source stream's duration, within one frame.
 
     One frame is the longer of the source's and the output's frame period, so neither a rate
-    change nor rounding to the output's frame grid counts as a mismatch.
+    change nor rounding to the output's frame grid counts as a mismatch. Audio may match either
+    its packets' span or its decoded length (see `decoded_audio_seconds`).
     """
     total = sum(segment.duration for segment in rendition.segments)
-    expected = context.source.video_duration if rendition.kind == "video" else context.source.audio_duration
+    source = context.source
+    expected = source.video_duration if rendition.kind == "video" else source.audio_duration
     if expected is None:
         return [f"{label}: the source's {rendition.kind} duration could not be measured"]
-    periods = [1 / rate for rate in (context.source.frame_rate, rendition.frame_rate) if rate]
+    periods = [1 / rate for rate in (source.frame_rate, rendition.frame_rate) if rate]
     tolerance = max(periods) if periods else 1 / 30
+    decoded = source.audio_decoded_duration if rendition.kind == "audio" else None
+    if decoded is not None and abs(total - decoded) <= tolerance + 1e-6:
+        return []
     if abs(total - expected) > tolerance + 1e-6:
         return [f"{label}: duration {total:.3f} s, source {expected:.3f} s "
                 f"(off by {total - expected:+.3f} s, one frame is {tolerance:.3f} s)"]

@@ -86,6 +86,8 @@ class SourceInfo:
 
     video_duration: float | None = None
     audio_duration: float | None = None
+    # How long the decoded samples of the first audio stream last, when it differs from the packets.
+    audio_decoded_duration: float | None = None
     frame_rate: float | None = None
     width: int = 0
     height: int = 0
@@ -140,8 +142,8 @@ def packet_span(path: str, stream_index: int) -> PacketSpan | None:
 def decoded_audio_seconds(path: str, stream_index: int) -> float | None:
     """Decodes one audio stream with ffmpeg and returns how long the samples last.
 
-    Packet timestamps overstate audio that starts with a gap or with priming hidden by an edit
-    list, so the decoded length is what a player plays.
+    Packet timestamps overstate audio that starts with a gap, and samples understate audio with
+    gaps between packets, so the checks accept either.
     """
     rate = 48000
     result = run(["ffmpeg", "-nostdin", "-v", "error", "-i", path, "-map", f"0:{stream_index}",
@@ -178,7 +180,9 @@ def probe_source(path: str) -> SourceInfo:
             # The average rate over the packets; containers such as Matroska state a time base instead.
             info.frame_rate = span.packets / span.seconds
     if audio is not None:
-        info.audio_duration = decoded_audio_seconds(path, int(audio["index"]))
+        span = packet_span(path, int(audio["index"]))
+        info.audio_duration = span.seconds if span is not None else None
+        info.audio_decoded_duration = decoded_audio_seconds(path, int(audio["index"]))
     # A single frame without a duration spans nothing, so the stated duration is used instead.
     if video is not None and info.video_duration is None:
         stated = video.get("duration") or document.get("format", {}).get("duration")
