@@ -123,7 +123,7 @@ pub fn probe(path: &Path) -> Result<ProbeInfo, MediaError> {
     if let Some(format) = image_format(path) {
         return Err(MediaError::new(
             ErrorCode::StillImage,
-            format!("source {} is a {format} image, not a video", path.display()),
+            format!("source {} is an image ({format}), not a video", path.display()),
         ));
     }
 
