@@ -16,8 +16,8 @@
 #   FIXTURE_REPORT_KEEP  1 keeps the temporary folder with the buckets and the origin log
 #   CARGO_TARGET_DIR     build folder (default ~/.cache/vylux/target)
 #
-# Exits 0 when every row is as expected, 1 otherwise. The table also goes to report.md in the
-# temporary folder while the run goes on.
+# Exits 0 when every row is as expected, 1 otherwise (also when the folder is missing or no file
+# matches). The table also goes to report.md in the temporary folder while the run goes on.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -26,8 +26,8 @@ filter="${1:-*}"
 fixtures="${VYLUX_FIXTURES:-$root/../shared/fixtures}"
 
 if [ ! -d "$fixtures" ]; then
-    echo "fixture-report: skipped, because the fixture folder $fixtures does not exist (set VYLUX_FIXTURES)"
-    exit 0
+    echo "fixture-report: the fixture folder $fixtures does not exist; set VYLUX_FIXTURES to the folder of media files" >&2
+    exit 1
 fi
 fixtures="$(cd "$fixtures" && pwd)"
 
