@@ -52,6 +52,7 @@ pub async fn serve(config: Config) -> Result<()> {
             store: store.clone(),
             config: config.clone(),
             scratch_root: config.data_dir.join("tmp"),
+            transcodes: Arc::new(worker::TranscodeSlots::new(config.transcode_concurrency, &metrics)),
         };
         let context = WorkerContext {
             store: store.clone(),
@@ -80,7 +81,7 @@ pub async fn serve(config: Config) -> Result<()> {
         crate::server::ops_router(state)
     };
     let listener = tokio::net::TcpListener::bind(address).await.with_context(|| format!("binding {address} failed"))?;
-    tracing::info!(address = %listener.local_addr()?, mode = ?config.mode, workers = config.worker_concurrency, "vylux listening");
+    tracing::info!(address = %listener.local_addr()?, mode = ?config.mode, workers = config.worker_concurrency, transcodes = config.transcode_concurrency, "vylux listening");
 
     let server_shutdown = shutdown.clone();
     let server = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())

@@ -20,6 +20,12 @@ use crate::storage::BucketConfigs;
 pub const DEFAULT_PORT: u16 = 3000;
 /// Default number of concurrent job workers, as in Vylux.
 pub const DEFAULT_WORKER_CONCURRENCY: usize = 10;
+/// Memory set aside for one HLS ladder: about twice the 1.05 GiB peak of a 1080p ladder measured
+/// with `vylux bench transcode`, which leaves room for the other jobs and the server.
+pub const LADDER_MEMORY: u64 = 2 * 1024 * 1024 * 1024;
+/// Cores one HLS ladder keeps busy before more ladders at once stop adding throughput; an
+/// estimate, since x264 already spreads each rung over every core.
+pub const LADDER_CORES: usize = 4;
 /// Default largest source accepted, in bytes (50 GiB).
 pub const DEFAULT_MAX_FILE_SIZE: u64 = 50 * 1024 * 1024 * 1024;
 /// Default size from which a source counts as large, in bytes (5 GiB).
@@ -74,6 +80,9 @@ pub struct Config {
     pub token_keys: TokenKeys,
     pub keks: KekSet,
     pub worker_concurrency: usize,
+    /// HLS ladders run at once in this process (`TRANSCODE_CONCURRENCY`, default from the
+    /// machine's cores and memory, see [`default_transcode_concurrency`]).
+    pub transcode_concurrency: usize,
     pub max_file_size: u64,
     pub large_file_threshold: u64,
     pub shutdown_timeout: Duration,
@@ -92,6 +101,7 @@ impl fmt::Debug for Config {
             .field("data_dir", &self.data_dir)
             .field("buckets", &self.buckets)
             .field("worker_concurrency", &self.worker_concurrency)
+            .field("transcode_concurrency", &self.transcode_concurrency)
             .finish_non_exhaustive()
     }
 }
@@ -187,6 +197,13 @@ impl Config {
         let worker_concurrency = parse_or(&read, "WORKER_CONCURRENCY", DEFAULT_WORKER_CONCURRENCY, &mut errors, |value| {
             (value >= 1).then_some(value).ok_or("must be at least 1")
         });
+        let default_transcodes = default_transcode_concurrency(
+            std::thread::available_parallelism().map_or(1, usize::from),
+            total_memory(),
+        );
+        let transcode_concurrency = parse_or(&read, "TRANSCODE_CONCURRENCY", default_transcodes, &mut errors, |value| {
+            (value >= 1).then_some(value).ok_or("must be at least 1")
+        });
         let max_file_size = parse_or(&read, "MAX_FILE_SIZE", DEFAULT_MAX_FILE_SIZE, &mut errors, |value| {
             (value >= 1).then_some(value).ok_or("must be at least 1")
         });
@@ -225,6 +242,7 @@ impl Config {
                     token_keys: TokenKeys::new(token_secret, previous_token_secrets),
                     keks,
                     worker_concurrency,
+                    transcode_concurrency,
                     max_file_size,
                     large_file_threshold,
                     shutdown_timeout,
@@ -240,6 +258,24 @@ impl Config {
     pub fn key_uri(&self, hash: &str) -> String {
         format!("{}/api/key/{hash}", self.base_url)
     }
+}
+
+/// Returns how many HLS ladders may run at once by default: one per [`LADDER_CORES`] cores and
+/// at most one per [`LADDER_MEMORY`] of memory, but at least one. `memory` is `None` where the
+/// total is unknown, and then only the cores count.
+pub fn default_transcode_concurrency(cores: usize, memory: Option<u64>) -> usize {
+    let by_cores = cores / LADDER_CORES;
+    let by_memory = memory.map_or(usize::MAX, |bytes| usize::try_from(bytes / LADDER_MEMORY).unwrap_or(usize::MAX));
+    by_cores.min(by_memory).max(1)
+}
+
+/// Returns the machine's total memory in bytes from `/proc/meminfo`, or `None` where that file is
+/// missing or unreadable.
+fn total_memory() -> Option<u64> {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = meminfo.lines().find(|line| line.starts_with("MemTotal:"))?;
+    let kibibytes: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kibibytes * 1024)
 }
 
 fn parse_or<T, F>(
@@ -335,15 +371,61 @@ mod tests {
             "MODE" => Some("sideways".to_owned()),
             "HMAC_SECRET" => Some("short".to_owned()),
             "WORKER_CONCURRENCY" => Some("0".to_owned()),
+            "TRANSCODE_CONCURRENCY" => Some("none".to_owned()),
             "BASE_URL" => Some("ftp://x".to_owned()),
             _ => None,
         })
         .unwrap_err();
         let text = errors.to_string();
-        for name in ["PORT", "MODE", "HMAC_SECRET", "API_KEY", "WEBHOOK_SECRET", "KEY_TOKEN_SECRET", "ENCRYPTION_KEY", "WORKER_CONCURRENCY", "BASE_URL"] {
+        for name in [
+            "PORT",
+            "MODE",
+            "HMAC_SECRET",
+            "API_KEY",
+            "WEBHOOK_SECRET",
+            "KEY_TOKEN_SECRET",
+            "ENCRYPTION_KEY",
+            "WORKER_CONCURRENCY",
+            "TRANSCODE_CONCURRENCY",
+            "BASE_URL",
+        ] {
             assert!(text.contains(name), "no message names {name}:\n{text}");
         }
         assert!(!text.contains("short\""), "a secret value leaked:\n{text}");
+    }
+
+    #[test]
+    fn transcode_concurrency_from_cores_and_memory() {
+        const GIB: u64 = 1024 * 1024 * 1024;
+        // This project's VM: 2 cores, 24 GiB.
+        assert_eq!(default_transcode_concurrency(2, Some(24 * GIB)), 1);
+        // 16 cores and plenty of memory: one per 4 cores.
+        assert_eq!(default_transcode_concurrency(16, Some(64 * GIB)), 4);
+        // 16 cores but 5 GiB: memory limits it to 2.
+        assert_eq!(default_transcode_concurrency(16, Some(5 * GIB)), 2);
+        // Less than one ladder's worth of memory still runs one.
+        assert_eq!(default_transcode_concurrency(8, Some(GIB)), 1);
+        // Unknown memory: cores only.
+        assert_eq!(default_transcode_concurrency(32, None), 8);
+    }
+
+    #[test]
+    fn transcode_concurrency_is_configurable() {
+        let dir = tempfile::tempdir().unwrap();
+        let lookup = test_lookup(dir.path());
+        let config = Config::from_lookup(|name| match name {
+            "TRANSCODE_CONCURRENCY" => Some("3".to_owned()),
+            _ => lookup(name),
+        })
+        .unwrap();
+        assert_eq!(config.transcode_concurrency, 3);
+
+        let errors = Config::from_lookup(|name| match name {
+            "TRANSCODE_CONCURRENCY" => Some("0".to_owned()),
+            _ => lookup(name),
+        })
+        .unwrap_err();
+        assert!(errors.to_string().contains("TRANSCODE_CONCURRENCY must be at least 1, got \"0\""), "{errors}");
     }
 
     #[test]

@@ -15,6 +15,8 @@ pub struct Metrics {
     pub worker_duration: HistogramVec,
     pub readiness_failures: IntCounterVec,
     pub webhook_deliveries: IntCounterVec,
+    /// HLS ladders running or waiting for a free slot (`TRANSCODE_CONCURRENCY`).
+    pub transcodes: IntGaugeVec,
     queue_tasks: IntGaugeVec,
     storage_operations: IntCounterVec,
 }
@@ -53,6 +55,11 @@ impl Metrics {
             &["result"],
         )
         .expect("valid metric");
+        let transcodes = IntGaugeVec::new(
+            Opts::new("vylux_transcodes", "HLS ladders in this process by state (running, waiting)"),
+            &["state"],
+        )
+        .expect("valid metric");
         let queue_tasks =
             IntGaugeVec::new(Opts::new("vylux_queue_tasks", "Jobs by queue and state"), &["queue", "state"])
                 .expect("valid metric");
@@ -68,6 +75,7 @@ impl Metrics {
             Box::new(worker_duration.clone()),
             Box::new(readiness_failures.clone()),
             Box::new(webhook_deliveries.clone()),
+            Box::new(transcodes.clone()),
             Box::new(queue_tasks.clone()),
             Box::new(storage_operations.clone()),
         ] {
@@ -81,6 +89,7 @@ impl Metrics {
             worker_duration,
             readiness_failures,
             webhook_deliveries,
+            transcodes,
             queue_tasks,
             storage_operations,
         }

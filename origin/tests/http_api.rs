@@ -587,3 +587,53 @@ async fn split_server_and_worker(backend: Backend) {
     let server_metrics = server.get("/metrics").await.text().await.unwrap();
     assert!(!server_metrics.contains("task_type=\"video:cover\""), "{server_metrics}");
 }
+
+/// Reads the `vylux_transcodes` gauge for `state` from `/metrics`.
+async fn transcodes_gauge(server: &Server, state: &str) -> i64 {
+    let text = server.get("/metrics").await.text().await.unwrap();
+    let prefix = format!("vylux_transcodes{{state=\"{state}\"}} ");
+    text.lines()
+        .find_map(|line| line.strip_prefix(prefix.as_str()))
+        .map_or(0, |value| value.trim().parse().expect("a whole number"))
+}
+
+/// With `TRANSCODE_CONCURRENCY=1`, two HLS jobs claimed together run their ladders one after the
+/// other: the second waits for the slot, and both complete.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ladders_take_turns_for_one_slot() {
+    let Some(video) = fixture(VIDEO_FIXTURE) else { return };
+    let env = TestEnv::local();
+    env.put_source("uploads/clip.mp4", &video).await;
+    let server = env.start(&[("WORKER_CONCURRENCY", "2"), ("TRANSCODE_CONCURRENCY", "1")]).await;
+
+    let mut ids = Vec::new();
+    for hash in ["slots1", "slots2"] {
+        let request = json!({"type": "video:transcode", "hash": hash, "source": "uploads/clip.mp4"});
+        let (status, body) = server.post_json("/api/jobs", &request).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+        ids.push(body["job_id"].as_str().expect("a job id").to_owned());
+    }
+
+    let mut max_running = 0;
+    let mut waited = false;
+    let deadline = tokio::time::Instant::now() + JOB_TIMEOUT;
+    loop {
+        max_running = max_running.max(transcodes_gauge(&server, "running").await);
+        waited |= transcodes_gauge(&server, "waiting").await == 1;
+        let mut finished = 0;
+        for id in &ids {
+            let job = server.job(id).await;
+            assert_ne!(job["status"], "failed", "{job}");
+            finished += usize::from(job["status"] == "completed");
+        }
+        if finished == ids.len() {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the jobs did not complete in {JOB_TIMEOUT:?}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(max_running, 1, "ladders ran beside each other with one slot");
+    assert!(waited, "the second ladder never waited for the slot");
+    assert_eq!(transcodes_gauge(&server, "running").await, 0);
+    assert!(server.logs().iter().any(|line| line.contains("transcode waiting for a free slot")), "no waiting logged");
+}

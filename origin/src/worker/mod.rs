@@ -2,12 +2,14 @@
 //!
 //! - [`runner`]: the pipeline seam, [`JobRunner`], and the GStreamer-backed [`MediaRunner`].
 //! - [`webhooks`]: the sender that drains the persisted webhook outbox.
+//! - [`slots`]: the limit on HLS ladders running at once.
 //!
 //! A worker holds a lease on the job it runs and renews it while the job runs. If the process
 //! dies, the lease expires and another worker takes the job up again. At shutdown a worker stops
 //! claiming, lets its job finish within `WORKER_SHUTDOWN_TIMEOUT`, and otherwise releases it.
 
 pub mod runner;
+pub mod slots;
 pub mod webhooks;
 
 use std::sync::Arc;
@@ -17,6 +19,7 @@ use tokio::sync::{watch, Notify};
 use tokio_util::sync::CancellationToken;
 
 pub use runner::{JobFailure, JobRunner, MediaRunner, Progress};
+pub use slots::TranscodeSlots;
 
 use crate::metrics::Metrics;
 use crate::store::{JobRecord, JobStore};

@@ -102,6 +102,8 @@ pub struct MediaRunner {
     pub config: Arc<Config>,
     /// Folder that contains one scratch directory per running job.
     pub scratch_root: PathBuf,
+    /// Limits the HLS ladders running at once.
+    pub transcodes: Arc<super::TranscodeSlots>,
 }
 
 #[async_trait]
@@ -321,7 +323,9 @@ impl MediaRunner {
         progress.set(range.0);
 
         let key = encryption.as_ref().map(|(key, _)| key);
+        let slot = self.transcodes.acquire(&job.id).await;
         let package = package_hls(source, &scratch.join("hls"), key, &key_endpoint, progress, range).await?;
+        drop(slot);
 
         // The key is stored before any playlist is visible, so a player never meets a missing key.
         if let Some((_, wrapped)) = &encryption {
