@@ -59,10 +59,12 @@ fn ffprobe_video(path: &Path) -> (String, u32, u32, u64) {
     )
 }
 
+/// File, display width, height, orientation, frame rate, video codec, audio codec.
+type ProbeCase = (&'static str, u32, u32, Orientation, (u32, u32), &'static str, Option<&'static str>);
+
 #[test]
 fn probe_reads_fixture_properties() {
-    // (file, display width, height, orientation, frame rate, video codec, audio codec)
-    let cases: [(&str, u32, u32, Orientation, (u32, u32), &str, Option<&str>); 7] = [
+    let cases: [ProbeCase; 7] = [
         ("h264-aac-640x360-25fps-5s.mp4", 640, 360, Orientation::Rotate0, (25, 1), "h264", Some("aac")),
         ("phone-ipad2-h264-aac-568x320-rot180.mov", 568, 320, Orientation::Rotate180, (30, 1), "h264", Some("aac")),
         ("phone-android-h264-4k60-rot90-jitter.mp4", 2160, 3840, Orientation::Rotate90, (60, 1), "h264", Some("aac")),

@@ -145,7 +145,7 @@ impl PreviewOptions {
             }
         }
         if let Some(duration) = self.duration {
-            if !duration.is_finite() || duration < 0.0 || duration > MAX_PREVIEW_DURATION_SEC {
+            if !duration.is_finite() || !(0.0..=MAX_PREVIEW_DURATION_SEC).contains(&duration) {
                 return Err(format!(
                     "preview duration must be between 0 and {MAX_PREVIEW_DURATION_SEC} seconds, got {duration}"
                 ));

@@ -234,7 +234,7 @@ fn play_until_eos(
         );
         match message.as_ref().map(|message| message.view()) {
             Some(gst::MessageView::Eos(_)) => return Ok(()),
-            Some(gst::MessageView::Error(error)) => return Err(bus_error(&error)),
+            Some(gst::MessageView::Error(error)) => return Err(bus_error(error)),
             _ => {}
         }
 
@@ -256,7 +256,7 @@ fn play_until_eos(
 pub(crate) fn first_bus_error(bus: &gst::Bus) -> Option<MediaError> {
     while let Some(message) = bus.pop_filtered(&[gst::MessageType::Error]) {
         if let gst::MessageView::Error(error) = message.view() {
-            return Some(bus_error(&error));
+            return Some(bus_error(error));
         }
     }
     None

@@ -376,6 +376,49 @@ fn codec_name(caps: &gst::CapsRef) -> String {
     name.to_owned()
 }
 
+
+/// Returns the image format a file's first bytes identify, or `None` for anything else.
+///
+/// The discoverer reports some images (AVIF, HEIC, TIFF, CMYK JPEG) as unreadable and takes its
+/// whole time-out on others, and an animated GIF never reaches end of stream in GStreamer 1.22's
+/// `avdec_gif`. Checking the signature first gives every image a clear `still_image` at once.
+pub(crate) fn image_format(path: &Path) -> Option<&'static str> {
+    use std::io::Read;
+
+    let mut head = [0u8; 32];
+    let mut file = std::fs::File::open(path).ok()?;
+    let read = file.read(&mut head).ok()?;
+    let head = &head[..read];
+    let starts = |magic: &[u8]| head.starts_with(magic);
+    if starts(&[0xFF, 0xD8, 0xFF]) {
+        return Some("JPEG");
+    }
+    if starts(b"\x89PNG\r\n\x1a\n") {
+        return Some("PNG");
+    }
+    if starts(b"GIF87a") || starts(b"GIF89a") {
+        return Some("GIF");
+    }
+    if starts(b"BM") && head.len() >= 14 {
+        return Some("BMP");
+    }
+    if starts(b"II*\0") || starts(b"MM\0*") {
+        return Some("TIFF");
+    }
+    if starts(b"RIFF") && head.get(8..12) == Some(b"WEBP") {
+        return Some("WebP");
+    }
+    // ISO-BMFF: `ftyp` at offset 4, then the major brand.
+    if head.get(4..8) == Some(b"ftyp") {
+        return match head.get(8..12)? {
+            b"avif" | b"avis" => Some("AVIF"),
+            b"heic" | b"heix" | b"heim" | b"heis" | b"hevc" | b"hevx" | b"mif1" | b"msf1" => Some("HEIF"),
+            _ => None,
+        };
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -426,46 +469,4 @@ mod tests {
         assert_eq!(error.code, ErrorCode::SourceNotFound);
         assert!(error.message.contains("/nonexistent/clip.mp4"), "{}", error.message);
     }
-}
-
-/// Returns the image format a file's first bytes identify, or `None` for anything else.
-///
-/// The discoverer reports some images (AVIF, HEIC, TIFF, CMYK JPEG) as unreadable and takes its
-/// whole time-out on others, and an animated GIF never reaches end of stream in GStreamer 1.22's
-/// `avdec_gif`. Checking the signature first gives every image a clear `still_image` at once.
-pub(crate) fn image_format(path: &Path) -> Option<&'static str> {
-    use std::io::Read;
-
-    let mut head = [0u8; 32];
-    let mut file = std::fs::File::open(path).ok()?;
-    let read = file.read(&mut head).ok()?;
-    let head = &head[..read];
-    let starts = |magic: &[u8]| head.starts_with(magic);
-    if starts(&[0xFF, 0xD8, 0xFF]) {
-        return Some("JPEG");
-    }
-    if starts(b"\x89PNG\r\n\x1a\n") {
-        return Some("PNG");
-    }
-    if starts(b"GIF87a") || starts(b"GIF89a") {
-        return Some("GIF");
-    }
-    if starts(b"BM") && head.len() >= 14 {
-        return Some("BMP");
-    }
-    if starts(b"II*\0") || starts(b"MM\0*") {
-        return Some("TIFF");
-    }
-    if starts(b"RIFF") && head.get(8..12) == Some(b"WEBP") {
-        return Some("WebP");
-    }
-    // ISO-BMFF: `ftyp` at offset 4, then the major brand.
-    if head.get(4..8) == Some(b"ftyp") {
-        return match head.get(8..12)? {
-            b"avif" | b"avis" => Some("AVIF"),
-            b"heic" | b"heix" | b"heim" | b"heis" | b"hevc" | b"hevx" | b"mif1" | b"msf1" => Some("HEIF"),
-            _ => None,
-        };
-    }
-    None
 }

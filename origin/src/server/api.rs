@@ -9,8 +9,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 use vylux_common::jobs::{
-    parse_legacy_request, parse_video_request, CoverOptions, CreateJobResponse, FullOptions, FullResult, JobOptions,
-    JobSpec, JobStatus, JobType, PreviewOptions, RequestError, RetryJob, RetryResponse, RetryStrategy, TranscodeOptions,
+    parse_legacy_request, parse_video_request, CreateJobResponse, FullOptions, FullResult, JobOptions, JobSpec,
+    JobStatus, JobType, RequestError, RetryJob, RetryResponse, RetryStrategy,
 };
 use vylux_common::MediaHash;
 
@@ -193,9 +193,9 @@ fn retry_specs(job: &JobRecord) -> Result<(RetryStrategy, Vec<JobSpec>), ApiErro
 
 fn stage_options(job_type: JobType, full: &FullOptions) -> JobOptions {
     match job_type {
-        JobType::VideoCover => JobOptions::Cover(full.cover.clone().unwrap_or_else(CoverOptions::default)),
-        JobType::VideoPreview => JobOptions::Preview(full.preview.clone().unwrap_or_else(PreviewOptions::default)),
-        JobType::VideoTranscode => JobOptions::Transcode(full.transcode.clone().unwrap_or_else(TranscodeOptions::default)),
+        JobType::VideoCover => JobOptions::Cover(full.cover.clone().unwrap_or_default()),
+        JobType::VideoPreview => JobOptions::Preview(full.preview.clone().unwrap_or_default()),
+        JobType::VideoTranscode => JobOptions::Transcode(full.transcode.clone().unwrap_or_default()),
         JobType::VideoFull | JobType::ImageThumbnail => JobOptions::Full(full.clone()),
     }
 }

@@ -498,6 +498,37 @@ fn package_file(out_dir: &Path, relative: &str) -> Result<PackageFile, MediaErro
     Ok(PackageFile { relative_path: relative.to_owned(), content_type: package::content_type(relative), path, size })
 }
 
+
+/// Samples of silence the AAC encoder (`avenc_aac`, FFmpeg's encoder) puts before the audio.
+const AAC_PRIMING_SAMPLES: u64 = 1024;
+
+/// Returns how long the AAC priming lasts at [`AUDIO_SAMPLE_RATE`].
+fn priming_duration() -> gst::ClockTime {
+    gst::ClockTime::SECOND.mul_div_round(AAC_PRIMING_SAMPLES, AUDIO_SAMPLE_RATE as u64).unwrap_or(gst::ClockTime::ZERO)
+}
+
+/// Marks the encoder's priming samples on its first buffer with an `AudioClippingMeta`, which
+/// `cmafmux` turns into an edit list, so players skip them and audio stays in sync with video.
+fn mark_priming(encoder: &gst::Element) {
+    let Some(pad) = encoder.static_pad("src") else {
+        return;
+    };
+    pad.add_probe(gst::PadProbeType::BUFFER, |_, info| {
+        if let Some(gst::PadProbeData::Buffer(buffer)) = &mut info.data {
+            let buffer = buffer.make_mut();
+            if buffer.meta::<gst_audio::AudioClippingMeta>().is_none() {
+                gst_audio::AudioClippingMeta::add(
+                    buffer,
+                    gst::format::Default::from_u64(AAC_PRIMING_SAMPLES),
+                    gst::format::Default::ZERO,
+                );
+            }
+        }
+        // Only the first buffer carries the priming.
+        gst::PadProbeReturn::Remove
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -539,34 +570,4 @@ mod tests {
         assert_eq!(gop_frames((30000, 1001), DEFAULT_SEGMENT_DURATION), 180);
         assert_eq!(gop_frames((24000, 1001), DEFAULT_SEGMENT_DURATION), 144);
     }
-}
-
-/// Samples of silence the AAC encoder (`avenc_aac`, FFmpeg's encoder) puts before the audio.
-const AAC_PRIMING_SAMPLES: u64 = 1024;
-
-/// Returns how long the AAC priming lasts at [`AUDIO_SAMPLE_RATE`].
-fn priming_duration() -> gst::ClockTime {
-    gst::ClockTime::SECOND.mul_div_round(AAC_PRIMING_SAMPLES, AUDIO_SAMPLE_RATE as u64).unwrap_or(gst::ClockTime::ZERO)
-}
-
-/// Marks the encoder's priming samples on its first buffer with an `AudioClippingMeta`, which
-/// `cmafmux` turns into an edit list, so players skip them and audio stays in sync with video.
-fn mark_priming(encoder: &gst::Element) {
-    let Some(pad) = encoder.static_pad("src") else {
-        return;
-    };
-    pad.add_probe(gst::PadProbeType::BUFFER, |_, info| {
-        if let Some(gst::PadProbeData::Buffer(buffer)) = &mut info.data {
-            let buffer = buffer.make_mut();
-            if buffer.meta::<gst_audio::AudioClippingMeta>().is_none() {
-                gst_audio::AudioClippingMeta::add(
-                    buffer,
-                    gst::format::Default::from_u64(AAC_PRIMING_SAMPLES),
-                    gst::format::Default::ZERO,
-                );
-            }
-        }
-        // Only the first buffer carries the priming.
-        gst::PadProbeReturn::Remove
-    });
 }
