@@ -57,6 +57,9 @@ enum BenchCommand {
         /// to a temporary folder that is removed afterwards.
         #[arg(long)]
         keep: Option<std::path::PathBuf>,
+        /// Runs of each side, in alternating order; the report shows the medians.
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..))]
+        runs: u16,
     },
 }
 
@@ -136,7 +139,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Serve => serve(),
-        Command::Bench(BenchCommand::Transcode { file, preset, keep }) => {
+        Command::Bench(BenchCommand::Transcode { file, preset, keep, runs }) => {
             if !file.is_file() {
                 bail!("video file {} not found", file.display());
             }
@@ -150,7 +153,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 None => temporary.path(),
             };
             let config = crate::media::TranscodeConfig { x264_preset: preset, ..crate::media::TranscodeConfig::default() };
-            let report = crate::media::bench::bench_transcode(&file, work_dir, &config)?;
+            let report = crate::media::bench::bench_transcode(&file, work_dir, &config, usize::from(runs))?;
             print!("{report}");
             Ok(ExitCode::SUCCESS)
         }

@@ -699,8 +699,10 @@ fn bench_measures_both_ladders() {
     }
     let Some(path) = fixture("h264-aac-640x360-25fps-5s.mp4") else { return };
     let dir = tempfile::tempdir().unwrap();
-    let report = media::bench::bench_transcode(&path, dir.path(), &quick_config(None)).unwrap();
+    // Two runs, so that each side also runs second once.
+    let report = media::bench::bench_transcode(&path, dir.path(), &quick_config(None), 2).unwrap();
     assert_eq!(report.rungs, ["r360_h264 640x360", "r240_h264 426x240"]);
+    assert_eq!(report.runs, 2);
     for (name, cost) in [("ours", report.ours), ("ffmpeg", report.ffmpeg)] {
         assert!(cost.wall > std::time::Duration::ZERO, "{name}: {cost:?}");
         assert!(cost.cpu > std::time::Duration::ZERO, "{name}: {cost:?}");
@@ -713,6 +715,10 @@ fn bench_measures_both_ladders() {
     }
     let table = report.to_string();
     assert!(table.contains("| ratio vylux/ffmpeg |"), "{table}");
+    assert!(table.contains("runs: 2 each"), "{table}");
+
+    let error = media::bench::bench_transcode(&path, dir.path(), &quick_config(None), 0).unwrap_err();
+    assert!(error.message.contains("got 0"), "{}", error.message);
 }
 
 #[test]

@@ -2,8 +2,11 @@
 //! through the ffmpeg command line, compared by wall time, CPU time and peak memory.
 //!
 //! Linux only: CPU time and peak memory come from `/proc`. The in-process peak is reset through
-//! `/proc/self/clear_refs` before our run. ffmpeg's figures are sampled from `/proc/{pid}` every
-//! 20 ms, so they can miss the last 20 ms of its run.
+//! `/proc/self/clear_refs` before each of our runs. ffmpeg's figures are sampled from
+//! `/proc/{pid}` every 20 ms, so they can miss the last 20 ms of its run.
+//!
+//! The side that runs first in a process meets memory that no earlier run has touched, which costs
+//! more on a virtual machine, so repeated runs alternate the order and the report gives medians.
 
 use std::fmt;
 use std::path::Path;
@@ -29,19 +32,39 @@ pub struct RunCost {
     pub peak_memory: u64,
 }
 
-/// The two runs of [`bench_transcode`].
+/// The runs of [`bench_transcode`]: the median of each figure over every run of a side.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BenchReport {
     pub source: String,
     pub rungs: Vec<String>,
+    /// How many times each side ran.
+    pub runs: usize,
     pub ours: RunCost,
     pub ffmpeg: RunCost,
+}
+
+impl RunCost {
+    /// Returns the median wall time, CPU time and peak memory of `runs`, each taken on its own.
+    fn median(runs: &[RunCost]) -> RunCost {
+        fn middle<T: Copy + Ord>(mut values: Vec<T>) -> T {
+            values.sort_unstable();
+            values[values.len() / 2]
+        }
+        RunCost {
+            wall: middle(runs.iter().map(|run| run.wall).collect()),
+            cpu: middle(runs.iter().map(|run| run.cpu).collect()),
+            peak_memory: middle(runs.iter().map(|run| run.peak_memory).collect()),
+        }
+    }
 }
 
 impl fmt::Display for BenchReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "source: {}", self.source)?;
         writeln!(f, "rungs: {}", self.rungs.join(", "))?;
+        if self.runs > 1 {
+            writeln!(f, "runs: {} each, order alternating, medians shown", self.runs)?;
+        }
         writeln!(f, "| pipeline | wall s | CPU s | peak MiB |")?;
         writeln!(f, "| --- | --- | --- | --- |")?;
         for (name, cost) in [("vylux (GStreamer)", self.ours), ("ffmpeg", self.ffmpeg)] {
@@ -64,28 +87,34 @@ impl fmt::Display for BenchReport {
     }
 }
 
-/// Runs the ladder for `src` through our pipeline and then through ffmpeg (x264 with the same
-/// preset, CRF, VBV cap and GOP, one decode split to every rung, CMAF HLS output), writing under
-/// `work_dir/vylux` and `work_dir/ffmpeg`. The clear (unencrypted) ladder is measured.
-pub fn bench_transcode(src: &Path, work_dir: &Path, config: &TranscodeConfig) -> Result<BenchReport, MediaError> {
+/// Runs the ladder for `src` through our pipeline and through ffmpeg (x264 with the same preset,
+/// CRF, VBV cap and GOP, one decode split to every rung, CMAF HLS output), `runs` times each,
+/// writing under `work_dir/vylux` and `work_dir/ffmpeg`. Ours goes first in odd-numbered runs and
+/// ffmpeg in even-numbered ones. The clear (unencrypted) ladder is measured.
+pub fn bench_transcode(src: &Path, work_dir: &Path, config: &TranscodeConfig, runs: usize) -> Result<BenchReport, MediaError> {
+    if runs == 0 {
+        return Err(MediaError::new(ErrorCode::InvalidOptions, "the benchmark needs at least 1 run, got 0"));
+    }
     let info = probe(src)?;
     let renditions = resolve_ladder(info.width, info.height);
     let frame_rate = output_frame_rate(&info);
     let gop = gop_frames(frame_rate, config.segment_duration);
     let clear = TranscodeConfig { encryption: None, ..config.clone() };
 
-    // Ours, in this process.
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
-    let cpu_before = process_cpu("self");
-    let started = Instant::now();
-    transcode_hls(src, &work_dir.join("vylux"), &clear, &|_| {})?;
-    let ours = RunCost {
-        wall: started.elapsed(),
-        cpu: process_cpu("self").saturating_sub(cpu_before),
-        peak_memory: peak_memory("self"),
+    let ours_dir = work_dir.join("vylux");
+    let run_ours = || -> Result<RunCost, MediaError> {
+        remove_output(&ours_dir)?;
+        let _ = std::fs::write("/proc/self/clear_refs", "5");
+        let cpu_before = process_cpu("self");
+        let started = Instant::now();
+        transcode_hls(src, &ours_dir, &clear, &|_| {})?;
+        Ok(RunCost {
+            wall: started.elapsed(),
+            cpu: process_cpu("self").saturating_sub(cpu_before),
+            peak_memory: peak_memory("self"),
+        })
     };
 
-    // ffmpeg, as a child process.
     let out = work_dir.join("ffmpeg");
     let mut filter = format!(
         "[0:v:0]fps={}/{},split={}",
@@ -99,33 +128,57 @@ pub fn bench_transcode(src: &Path, work_dir: &Path, config: &TranscodeConfig) ->
     for (index, rendition) in renditions.iter().enumerate() {
         filter.push_str(&format!(";[v{index}]scale={}:{}:flags=bilinear,setsar=1[o{index}]", rendition.width, rendition.height));
     }
-    let mut command = Command::new("ffmpeg");
-    command.args(["-nostdin", "-v", "error", "-y", "-i"]).arg(src).args(["-filter_complex", &filter]);
-    for (index, rendition) in renditions.iter().enumerate() {
-        let folder = out.join(rendition.id());
-        std::fs::create_dir_all(&folder).map_err(|error| MediaError::output(&folder, error))?;
-        let kbps = rendition.bandwidth / 1000;
-        command
-            .args(["-map", &format!("[o{index}]"), "-an", "-c:v", "libx264", "-preset", &clear.x264_preset])
-            .args(["-crf", &rendition.rung.crf.to_string(), "-maxrate", &format!("{kbps}k")])
-            .args(["-bufsize", &format!("{}k", kbps * 2), "-g", &gop.to_string(), "-keyint_min", &gop.to_string()])
-            .args(["-sc_threshold", "0", "-profile:v", "high", "-pix_fmt", "yuv420p"]);
-        hls_output(&mut command, &folder, clear.segment_duration);
+    let run_ffmpeg = || -> Result<RunCost, MediaError> {
+        remove_output(&out)?;
+        let mut command = Command::new("ffmpeg");
+        command.args(["-nostdin", "-v", "error", "-y", "-i"]).arg(src).args(["-filter_complex", &filter]);
+        for (index, rendition) in renditions.iter().enumerate() {
+            let folder = out.join(rendition.id());
+            std::fs::create_dir_all(&folder).map_err(|error| MediaError::output(&folder, error))?;
+            let kbps = rendition.bandwidth / 1000;
+            command
+                .args(["-map", &format!("[o{index}]"), "-an", "-c:v", "libx264", "-preset", &clear.x264_preset])
+                .args(["-crf", &rendition.rung.crf.to_string(), "-maxrate", &format!("{kbps}k")])
+                .args(["-bufsize", &format!("{}k", kbps * 2), "-g", &gop.to_string(), "-keyint_min", &gop.to_string()])
+                .args(["-sc_threshold", "0", "-profile:v", "high", "-pix_fmt", "yuv420p"]);
+            hls_output(&mut command, &folder, clear.segment_duration);
+        }
+        if info.has_audio() {
+            let folder = out.join("audio");
+            std::fs::create_dir_all(&folder).map_err(|error| MediaError::output(&folder, error))?;
+            command.args(["-map", "0:a:0", "-vn", "-c:a", "aac", "-b:a", &AUDIO_BITRATE.to_string(), "-ac", "2"]);
+            hls_output(&mut command, &folder, clear.segment_duration);
+        }
+        run_child(&mut command)
+    };
+
+    let (mut ours, mut ffmpeg) = (Vec::with_capacity(runs), Vec::with_capacity(runs));
+    for run in 0..runs {
+        if run % 2 == 0 {
+            ours.push(run_ours()?);
+            ffmpeg.push(run_ffmpeg()?);
+        } else {
+            ffmpeg.push(run_ffmpeg()?);
+            ours.push(run_ours()?);
+        }
     }
-    if info.has_audio() {
-        let folder = out.join("audio");
-        std::fs::create_dir_all(&folder).map_err(|error| MediaError::output(&folder, error))?;
-        command.args(["-map", "0:a:0", "-vn", "-c:a", "aac", "-b:a", &AUDIO_BITRATE.to_string(), "-ac", "2"]);
-        hls_output(&mut command, &folder, clear.segment_duration);
-    }
-    let ffmpeg = run_child(&mut command)?;
 
     Ok(BenchReport {
         source: src.display().to_string(),
         rungs: renditions.iter().map(|rendition| format!("{} {}x{}", rendition.id(), rendition.width, rendition.height)).collect(),
-        ours,
-        ffmpeg,
+        runs,
+        ours: RunCost::median(&ours),
+        ffmpeg: RunCost::median(&ffmpeg),
     })
+}
+
+/// Removes what an earlier run left in `folder`, so that each run starts from an empty one.
+fn remove_output(folder: &Path) -> Result<(), MediaError> {
+    match std::fs::remove_dir_all(folder) {
+        Ok(()) => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(error) => Err(MediaError::output(folder, error)),
+    }
 }
 
 fn hls_output(command: &mut Command, folder: &Path, segment: Duration) {
