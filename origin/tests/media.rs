@@ -716,6 +716,8 @@ fn bench_measures_both_ladders() {
     let table = report.to_string();
     assert!(table.contains("| ratio vylux/ffmpeg |"), "{table}");
     assert!(table.contains("runs: 2 each"), "{table}");
+    assert!(report.retained_memory > 1 << 20, "{report:?}");
+    assert!(table.contains("resident memory after a run"), "{table}");
 
     let error = media::bench::bench_transcode(&path, dir.path(), &quick_config(None), 0).unwrap_err();
     assert!(error.message.contains("got 0"), "{}", error.message);

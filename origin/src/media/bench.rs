@@ -39,6 +39,9 @@ pub struct BenchReport {
     pub rungs: Vec<String>,
     /// How many times each side ran.
     pub runs: usize,
+    /// Our resident memory in bytes after a run, once freed memory went back to the system: what
+    /// a worker holds between jobs (median).
+    pub retained_memory: u64,
     pub ours: RunCost,
     pub ffmpeg: RunCost,
 }
@@ -83,6 +86,11 @@ impl fmt::Display for BenchReport {
             ratio(self.ours.wall.as_secs_f64(), self.ffmpeg.wall.as_secs_f64()),
             ratio(self.ours.cpu.as_secs_f64(), self.ffmpeg.cpu.as_secs_f64()),
             ratio(self.ours.peak_memory as f64, self.ffmpeg.peak_memory as f64)
+        )?;
+        writeln!(
+            f,
+            "vylux resident memory after a run, with freed memory returned: {:.0} MiB",
+            self.retained_memory as f64 / 1048576.0
         )
     }
 }
@@ -102,17 +110,22 @@ pub fn bench_transcode(src: &Path, work_dir: &Path, config: &TranscodeConfig, ru
     let clear = TranscodeConfig { encryption: None, ..config.clone() };
 
     let ours_dir = work_dir.join("vylux");
+    let retained = std::cell::RefCell::new(Vec::with_capacity(runs));
     let run_ours = || -> Result<RunCost, MediaError> {
         remove_output(&ours_dir)?;
         let _ = std::fs::write("/proc/self/clear_refs", "5");
         let cpu_before = process_cpu("self");
         let started = Instant::now();
         transcode_hls(src, &ours_dir, &clear, &|_| {})?;
-        Ok(RunCost {
+        let cost = RunCost {
             wall: started.elapsed(),
             cpu: process_cpu("self").saturating_sub(cpu_before),
             peak_memory: peak_memory("self"),
-        })
+        };
+        // As the worker does after each ladder.
+        super::release_freed_memory();
+        retained.borrow_mut().push(resident_memory("self"));
+        Ok(cost)
     };
 
     let out = work_dir.join("ffmpeg");
@@ -167,6 +180,11 @@ pub fn bench_transcode(src: &Path, work_dir: &Path, config: &TranscodeConfig, ru
         source: src.display().to_string(),
         rungs: renditions.iter().map(|rendition| format!("{} {}x{}", rendition.id(), rendition.width, rendition.height)).collect(),
         runs,
+        retained_memory: {
+            let mut retained = retained.into_inner();
+            retained.sort_unstable();
+            retained[retained.len() / 2]
+        },
         ours: RunCost::median(&ours),
         ffmpeg: RunCost::median(&ffmpeg),
     })
@@ -231,12 +249,22 @@ fn process_cpu(pid: &str) -> Duration {
 
 /// Returns the peak resident memory (`VmHWM`) of `/proc/{pid}` in bytes.
 fn peak_memory(pid: &str) -> u64 {
+    status_bytes(pid, "VmHWM:")
+}
+
+/// Returns the resident memory (`VmRSS`) of `/proc/{pid}` in bytes.
+fn resident_memory(pid: &str) -> u64 {
+    status_bytes(pid, "VmRSS:")
+}
+
+/// Returns the `/proc/{pid}/status` field `name` (given with its colon) in bytes, or 0.
+fn status_bytes(pid: &str, name: &str) -> u64 {
     let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
         return 0;
     };
     status
         .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .find_map(|line| line.strip_prefix(name))
         .and_then(|value| value.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
         .map(|kib| kib * 1024)
         .unwrap_or(0)

@@ -486,7 +486,9 @@ async fn package_hls(
     let span = f64::from(range.1.saturating_sub(range.0));
     tokio::task::spawn_blocking(move || {
         let report = |percent: u8| progress.set(range.0 + (f64::from(percent.min(100)) / 100.0 * span) as u8);
-        crate::media::transcode_hls(&source, &out_dir, &config, &report)
+        let package = crate::media::transcode_hls(&source, &out_dir, &config, &report);
+        crate::media::release_freed_memory();
+        package
     })
     .await
     .map_err(|error| JobFailure::new("transcode_failed", format!("the transcode task panicked: {error}"), false))?
