@@ -5,8 +5,8 @@
 //! `/proc/self/clear_refs` before each of our runs. ffmpeg's figures are sampled from
 //! `/proc/{pid}` every 20 ms, so they can miss the last 20 ms of its run.
 //!
-//! The side that runs first in a process meets memory that no earlier run has touched, which costs
-//! more on a virtual machine, so repeated runs alternate the order and the report gives medians.
+//! Repeated runs alternate which side goes first, so that neither always meets memory no earlier
+//! run has touched, and the report gives the median of each figure.
 
 use std::fmt;
 use std::path::Path;
