@@ -73,6 +73,17 @@ pub(crate) fn decode_bin(path: &Path, caps: &str, access: SourceAccess) -> Resul
     let caps: gst::Caps = caps.parse().map_err(|_| MediaError::pipeline(format!("invalid caps {caps:?}")))?;
     decode.set_property("caps", caps);
     decode.set_property("expose-all-streams", false);
+    // libav decoders write into buffers that libav keeps as reference frames, so GStreamer's decoder
+    // base class copies every frame on its way out. Without direct rendering the decoder makes that
+    // one copy itself into buffers nobody else holds, which lets an upright picture pass on uncopied
+    // (see upright_flip).
+    if let Some(bin) = decode.downcast_ref::<gst::Bin>() {
+        bin.connect_deep_element_added(|_, _, element| {
+            if element.find_property("direct-rendering").is_some() {
+                element.set_property("direct-rendering", false);
+            }
+        });
+    }
     Ok(decode)
 }
 
@@ -116,19 +127,22 @@ pub(crate) fn link_decoded_pads(
     });
 }
 
-/// Creates a `videoflip` that turns frames of the given orientation upright.
+/// Creates a `videoflip` that turns frames of the given orientation upright, or an `identity` when
+/// they are upright already, because videoflip copies every frame even when it has nothing to turn.
 ///
-/// The flip also strips the `image-orientation` tag from the events it passes on. Otherwise
+/// The element also strips the `image-orientation` tag from the events it passes on. Otherwise
 /// muxers downstream (`cmafmux` writes it as the track's display matrix) would tell players to
 /// rotate frames that are already upright, and a 180° source would play upside down.
-///
-/// videoflip copies every frame, even upright ones. Skipping that copy saved no CPU time beyond
-/// the noise on a 1080p ladder but raised its peak memory by 70 MiB, because the encoders then
-/// hold the decoder's buffers, so the copy stays.
 pub(crate) fn upright_flip(orientation: Orientation) -> Result<gst::Element, MediaError> {
-    let flip = make("videoflip")?;
-    flip.set_property_from_str("video-direction", orientation.flip_method());
-    let src = flip.static_pad("src").ok_or_else(|| MediaError::pipeline("videoflip has no src pad"))?;
+    let flip = match orientation {
+        Orientation::Rotate0 => make("identity")?,
+        _ => {
+            let flip = make("videoflip")?;
+            flip.set_property_from_str("video-direction", orientation.flip_method());
+            flip
+        }
+    };
+    let src = flip.static_pad("src").ok_or_else(|| MediaError::pipeline("the upright flip has no src pad"))?;
     src.add_probe(gst::PadProbeType::EVENT_DOWNSTREAM, |_, info| {
         let replacement = match &info.data {
             Some(gst::PadProbeData::Event(event)) => match event.view() {
