@@ -73,9 +73,9 @@ pub(crate) fn decode_bin(path: &Path, caps: &str, access: SourceAccess) -> Resul
     let caps: gst::Caps = caps.parse().map_err(|_| MediaError::pipeline(format!("invalid caps {caps:?}")))?;
     decode.set_property("caps", caps);
     decode.set_property("expose-all-streams", false);
-    // libav decoders write into buffers that libav keeps as reference frames, so GStreamer's decoder
-    // base class copies every frame on its way out. Without direct rendering the decoder makes that
-    // one copy itself into buffers nobody else holds, which lets an upright picture pass on uncopied
+    // With direct rendering, libav decodes into buffers it keeps as reference frames, so GStreamer's
+    // decoder base class copies every frame on its way out. Without it, the decoder makes that one
+    // copy itself into buffers that only the pipeline holds, so upright frames need no further copy
     // (see upright_flip).
     if let Some(bin) = decode.downcast_ref::<gst::Bin>() {
         bin.connect_deep_element_added(|_, _, element| {
