@@ -43,14 +43,29 @@ impl TranscodeSlots {
             Ok(permit) => permit,
             Err(_) => {
                 tracing::info!(job_id, slots = self.slots, "transcode waiting for a free slot (TRANSCODE_CONCURRENCY)");
-                self.waiting.inc();
-                let permit = self.semaphore.acquire().await;
-                self.waiting.dec();
-                permit.expect("the semaphore is never closed")
+                // Counted down on drop, so a job cancelled while it waits leaves the gauge right.
+                let _waiting = GaugeGuard::increment(&self.waiting);
+                self.semaphore.acquire().await.expect("the semaphore is never closed")
             }
         };
         self.running.inc();
         TranscodeSlot { _permit: permit, running: self.running.clone() }
+    }
+}
+
+/// One unit of a gauge, taken back when dropped.
+struct GaugeGuard<'a>(&'a IntGauge);
+
+impl<'a> GaugeGuard<'a> {
+    fn increment(gauge: &'a IntGauge) -> Self {
+        gauge.inc();
+        Self(gauge)
+    }
+}
+
+impl Drop for GaugeGuard<'_> {
+    fn drop(&mut self) {
+        self.0.dec();
     }
 }
 
@@ -86,6 +101,18 @@ mod tests {
         let _second = tokio::time::timeout(Duration::from_secs(5), second).await.expect("the freed slot was not passed on");
         assert_eq!(running.get(), 1);
         assert_eq!(waiting.get(), 0);
+    }
+
+    #[tokio::test]
+    async fn cancelled_wait_leaves_no_waiter() {
+        let metrics = Metrics::new();
+        let slots = TranscodeSlots::new(1, &metrics);
+        let waiting = metrics.transcodes.with_label_values(&["waiting"]);
+
+        let _first = slots.acquire("first").await;
+        let second = tokio::time::timeout(Duration::from_millis(50), slots.acquire("second")).await;
+        assert!(second.is_err(), "the second ladder got the only slot");
+        assert_eq!(waiting.get(), 0, "the cancelled wait is still counted");
     }
 
     #[tokio::test]
