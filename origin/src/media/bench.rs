@@ -39,8 +39,8 @@ pub struct BenchReport {
     pub rungs: Vec<String>,
     /// How many times each side ran.
     pub runs: usize,
-    /// Our resident memory in bytes after a run, once freed memory went back to the system: what
-    /// a worker holds between jobs (median).
+    /// Our resident memory in bytes after a run, once freed memory went back to the system (the
+    /// median): what a worker keeps between jobs.
     pub retained_memory: u64,
     pub ours: RunCost,
     pub ffmpeg: RunCost,
@@ -49,16 +49,18 @@ pub struct BenchReport {
 impl RunCost {
     /// Returns the median wall time, CPU time and peak memory of `runs`, each taken on its own.
     fn median(runs: &[RunCost]) -> RunCost {
-        fn middle<T: Copy + Ord>(mut values: Vec<T>) -> T {
-            values.sort_unstable();
-            values[values.len() / 2]
-        }
         RunCost {
-            wall: middle(runs.iter().map(|run| run.wall).collect()),
-            cpu: middle(runs.iter().map(|run| run.cpu).collect()),
-            peak_memory: middle(runs.iter().map(|run| run.peak_memory).collect()),
+            wall: median(runs.iter().map(|run| run.wall).collect()),
+            cpu: median(runs.iter().map(|run| run.cpu).collect()),
+            peak_memory: median(runs.iter().map(|run| run.peak_memory).collect()),
         }
     }
+}
+
+/// Returns the middle value of `values`, the upper one of the two middle values for an even count.
+fn median<T: Copy + Ord>(mut values: Vec<T>) -> T {
+    values.sort_unstable();
+    values[values.len() / 2]
 }
 
 impl fmt::Display for BenchReport {
@@ -110,8 +112,8 @@ pub fn bench_transcode(src: &Path, work_dir: &Path, config: &TranscodeConfig, ru
     let clear = TranscodeConfig { encryption: None, ..config.clone() };
 
     let ours_dir = work_dir.join("vylux");
-    let retained = std::cell::RefCell::new(Vec::with_capacity(runs));
-    let run_ours = || -> Result<RunCost, MediaError> {
+    // Returns the run's cost and the resident memory after it.
+    let run_ours = || -> Result<(RunCost, u64), MediaError> {
         remove_output(&ours_dir)?;
         let _ = std::fs::write("/proc/self/clear_refs", "5");
         let cpu_before = process_cpu("self");
@@ -124,8 +126,7 @@ pub fn bench_transcode(src: &Path, work_dir: &Path, config: &TranscodeConfig, ru
         };
         // As the worker does after each ladder.
         super::release_freed_memory();
-        retained.borrow_mut().push(resident_memory("self"));
-        Ok(cost)
+        Ok((cost, resident_memory("self")))
     };
 
     let out = work_dir.join("ffmpeg");
@@ -165,14 +166,19 @@ pub fn bench_transcode(src: &Path, work_dir: &Path, config: &TranscodeConfig, ru
         run_child(&mut command)
     };
 
-    let (mut ours, mut ffmpeg) = (Vec::with_capacity(runs), Vec::with_capacity(runs));
+    let mut ours = Vec::with_capacity(runs);
+    let mut retained = Vec::with_capacity(runs);
+    let mut ffmpeg = Vec::with_capacity(runs);
     for run in 0..runs {
-        if run % 2 == 0 {
-            ours.push(run_ours()?);
+        let ffmpeg_first = run % 2 == 1;
+        if ffmpeg_first {
             ffmpeg.push(run_ffmpeg()?);
-        } else {
+        }
+        let (cost, resident) = run_ours()?;
+        ours.push(cost);
+        retained.push(resident);
+        if !ffmpeg_first {
             ffmpeg.push(run_ffmpeg()?);
-            ours.push(run_ours()?);
         }
     }
 
@@ -180,11 +186,7 @@ pub fn bench_transcode(src: &Path, work_dir: &Path, config: &TranscodeConfig, ru
         source: src.display().to_string(),
         rungs: renditions.iter().map(|rendition| format!("{} {}x{}", rendition.id(), rendition.width, rendition.height)).collect(),
         runs,
-        retained_memory: {
-            let mut retained = retained.into_inner();
-            retained.sort_unstable();
-            retained[retained.len() / 2]
-        },
+        retained_memory: median(retained),
         ours: RunCost::median(&ours),
         ffmpeg: RunCost::median(&ffmpeg),
     })

@@ -10,9 +10,9 @@
 //!              └audio─ audioconvert ─ audioresample ─ avenc_aac ─ cmafmux ─ appsink (und_aac_2ch)
 //! ```
 //!
-//! `videorate` makes the frame rate constant so that a fixed GOP of whole segments (x264's
-//! `key-int-max`, scene cuts off) puts the keyframes of every rendition on the same frames, and
-//! each `cmafmux` cuts its fragments there. The appsinks write the files (see [`track`]).
+//! `videoflip` is an `identity` for sources that are upright already. `videorate` makes the frame
+//! rate constant so that a fixed GOP of whole segments (x264's `key-int-max`, scene cuts off) puts
+//! the keyframes of every rendition on the same frames, and each `cmafmux` cuts its fragments there. The appsinks write the files (see [`track`]).
 
 mod package;
 mod playlist;
